@@ -1,0 +1,3 @@
+from .clip_tokenizer import CLIPTokenizer
+
+__all__ = ['CLIPTokenizer']
