@@ -1,1 +1,3 @@
-__all__ = []
+from .identity_sampler import IdentitySampler
+
+__all__ = ['IdentitySampler']

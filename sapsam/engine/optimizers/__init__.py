@@ -1,1 +1,4 @@
-__all__ = []
+from .ordered_rules_constructor import (SAPSAM_RULES,
+                                        OrderedRulesOptimWrapperConstructor)
+
+__all__ = ['OrderedRulesOptimWrapperConstructor', 'SAPSAM_RULES']

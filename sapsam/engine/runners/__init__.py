@@ -1,1 +1,3 @@
-__all__ = []
+from .retrieval_loop import TextToImageRetrievalLoop
+
+__all__ = ['TextToImageRetrievalLoop']

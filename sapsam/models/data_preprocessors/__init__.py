@@ -1,1 +1,3 @@
-__all__ = []
+from .tbpr_data_preprocessor import TBPRDataPreprocessor
+
+__all__ = ['TBPRDataPreprocessor']

@@ -1,1 +1,3 @@
-__all__ = []
+from .clip_retriever import CLIPRetriever
+
+__all__ = ['CLIPRetriever']

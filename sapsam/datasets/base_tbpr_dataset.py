@@ -1,0 +1,248 @@
+"""Base class of the text-based person retrieval datasets."""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Union
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+SPLITS = ('train', 'val', 'test')
+VIEWS = ('pairs', 'images', 'captions')
+
+
+class AnnotationError(ValueError):
+    """An annotation file or record is malformed; the message names both."""
+
+
+def load_json(path: str):
+    """Read a JSON file, naming the file and position on failure."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'annotation file not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise AnnotationError(
+                f'{path}: malformed JSON at line {e.lineno} column {e.colno}: '
+                f'{e.msg}') from e
+
+
+class BaseTBPRDataset(BaseDataset):
+    """Image-caption person dataset read from an official annotation file.
+
+    The annotation file is a JSON list of per-image records with a ``split``,
+    an identity ``id``, a relative image path and a list of ``captions``.
+    Parsing follows IRRA:
+
+    - ``train`` is caption-level: one sample per caption with ``pid`` (for
+      CUHK-PEDES ``id - 1``; the train pids must be ``0..N-1``),
+      ``image_id`` (index of the image within the split), ``caption_idx``
+      (index of the caption in the train list, used to key part masks).
+    - ``val``/``test`` keep the raw ``id`` as ``pid`` and are read either as
+      a gallery of images (``view='images'``) or as query captions
+      (``view='captions'``).
+
+    Args:
+        data_root (str): Dataset folder (holding the annotation file and
+            ``imgs/``).
+        split (str): ``'train'``, ``'val'`` or ``'test'``.
+        view (str, optional): ``'pairs'`` (image + caption per sample),
+            ``'images'`` or ``'captions'``. Defaults to ``'pairs'`` for
+            train and ``'images'`` otherwise.
+        ann_file (str, optional): Annotation file relative to ``data_root``;
+            defaults to the official name.
+        img_prefix (str): Image folder relative to ``data_root``.
+        val_from_train (int): Hold out this many train identities (the
+            largest pids) for model selection on a dataset without a val
+            split: ``split='train'`` drops them and ``split='val'`` reads
+            them (image/caption views). 0 disables it.
+        part_files (dict, optional): SAP-SAM part annotations for the train
+            split: ``data_final`` and ``score_dict`` file names (``'auto'``
+            finds ``<NAME>_data_final_*.json``) and ``seg_dir``; extra keys
+            are passed to :func:`attach_parts`.
+        check_images (bool): Check that every image file exists.
+        pipeline (list): Data transforms.
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    #: Official annotation file name.
+    ANN_FILE: str = ''
+    #: Record key holding the relative image path.
+    IMAGE_KEY: str = 'file_path'
+    #: Dataset name as in the official part files.
+    DATASET_NAME: str = ''
+    #: Subtracted from the raw id of train records to get the pid.
+    TRAIN_PID_OFFSET: int = 0
+    #: Splits present in the official file.
+    OFFICIAL_SPLITS: Sequence[str] = SPLITS
+
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 view: Optional[str] = None,
+                 ann_file: Optional[str] = None,
+                 img_prefix: str = 'imgs',
+                 val_from_train: int = 0,
+                 part_files: Optional[dict] = None,
+                 check_images: bool = True,
+                 pipeline: Sequence = (),
+                 **kwargs) -> None:
+        if split not in SPLITS:
+            raise ValueError(f'unknown split {split!r} for '
+                             f'{type(self).__name__}; use one of {SPLITS}')
+        view = view or ('pairs' if split == 'train' else 'images')
+        if view not in VIEWS:
+            raise ValueError(f'unknown view {view!r}; use one of {VIEWS}')
+        if part_files and split != 'train':
+            raise ValueError('part_files only apply to the train split')
+        self.split = split
+        self.view = view
+        self.img_prefix = img_prefix
+        self.val_from_train = int(val_from_train)
+        self.part_files = dict(part_files) if part_files else None
+        self.check_images = check_images
+        self.num_classes = 0
+        super().__init__(ann_file=ann_file or self.ANN_FILE,
+                         data_root=data_root, pipeline=list(pipeline),
+                         **kwargs)
+
+    # ----------------------------------------------------------- parsing
+    def _read_records(self) -> List[dict]:
+        records = load_json(self.ann_file)
+        if not isinstance(records, list):
+            raise AnnotationError(f'{self.ann_file}: expected a JSON list of '
+                                  f'per-image records, got '
+                                  f'{type(records).__name__}')
+        required = ('split', 'captions', self.IMAGE_KEY, 'id')
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise AnnotationError(f'{self.ann_file}: record {i} is not an '
+                                      f'object')
+            missing = [k for k in required if k not in rec]
+            if missing:
+                hint = ''
+                other = 'img_path' if self.IMAGE_KEY == 'file_path' \
+                    else 'file_path'
+                if self.IMAGE_KEY in missing and other in rec:
+                    hint = (f' (it has {other!r}: is this the annotation '
+                            f'file of another dataset?)')
+                raise AnnotationError(
+                    f'{self.ann_file}: record {i} lacks key(s) {missing}; '
+                    f'keys present: {sorted(rec)}{hint}')
+            if rec['split'] not in self.OFFICIAL_SPLITS:
+                raise AnnotationError(
+                    f'{self.ann_file}: record {i} has unknown split '
+                    f'{rec["split"]!r}; expected one of {self.OFFICIAL_SPLITS}')
+            caps = rec['captions']
+            if not isinstance(caps, list) or not caps or not all(
+                    isinstance(c, str) and c.strip() for c in caps):
+                raise AnnotationError(
+                    f'{self.ann_file}: record {i} ({rec[self.IMAGE_KEY]}) '
+                    f'needs a non-empty list of non-empty caption strings, '
+                    f'got {caps!r}')
+            if not isinstance(rec['id'], int) or isinstance(rec['id'], bool):
+                raise AnnotationError(f'{self.ann_file}: record {i} has a '
+                                      f'non-integer id {rec["id"]!r}')
+        return records
+
+    def _image_path(self, rel_path: str, index: int) -> str:
+        path = osp.join(self.data_root, self.img_prefix, rel_path)
+        if self.check_images and not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{self.ann_file}: image of record {index} not found: {path}')
+        return path
+
+    def _select(self, records: List[dict]) -> List[dict]:
+        """Records of the requested split, with the held-out identities."""
+        source = 'train' if (self.split == 'val' and self.val_from_train) \
+            else self.split
+        if source not in self.OFFICIAL_SPLITS:
+            raise ValueError(
+                f'{self.DATASET_NAME} has no {source!r} split in '
+                f'{self.ann_file}; set val_from_train=N to hold out N train '
+                f'identities for model selection')
+        chosen = [(i, r) for i, r in enumerate(records)
+                  if r['split'] == source]
+        if self.val_from_train and source == 'train':
+            ids = sorted({r['id'] for _, r in chosen})
+            if self.val_from_train >= len(ids):
+                raise ValueError(f'val_from_train={self.val_from_train} '
+                                 f'leaves no train identity ({len(ids)})')
+            held = set(ids[len(ids) - self.val_from_train:])
+            keep = (lambda r: r['id'] in held) if self.split == 'val' \
+                else (lambda r: r['id'] not in held)
+            chosen = [(i, r) for i, r in chosen if keep(r)]
+        if not chosen:
+            raise ValueError(f'{self.ann_file}: no record in split '
+                             f'{self.split!r}')
+        return chosen
+
+    def load_data_list(self) -> List[dict]:
+        records = self._read_records()
+        chosen = self._select(records)
+        train_like = self.split == 'train'
+        offset = self.TRAIN_PID_OFFSET if (
+            train_like or self.val_from_train) else 0
+        data_list: List[dict] = []
+        caption_idx = 0
+        for image_id, (index, rec) in enumerate(chosen):
+            pid = rec['id'] - offset
+            rel_path = rec[self.IMAGE_KEY]
+            img_path = None if self.view == 'captions' \
+                else self._image_path(rel_path, index)
+            if self.view == 'images':
+                data_list.append(dict(img_path=img_path, rel_path=rel_path,
+                                      pid=pid, image_id=image_id))
+                continue
+            for caption in rec['captions']:
+                info = dict(caption=caption, pid=pid, image_id=image_id,
+                            caption_idx=caption_idx, rel_path=rel_path)
+                if img_path is not None:
+                    info['img_path'] = img_path
+                data_list.append(info)
+                caption_idx += 1
+        if train_like:
+            pids = sorted({d['pid'] for d in data_list})
+            if pids != list(range(len(pids))):
+                raise AnnotationError(
+                    f'{self.ann_file}: train identities must map to '
+                    f'0..{len(pids) - 1} (CUHK-PEDES: id - 1), got '
+                    f'{pids[:5]}...{pids[-3:]}')
+            self.num_classes = len(pids)
+            if self.part_files:
+                data_list = self._attach_parts(data_list)
+        self._metainfo.update(dataset_name=self.DATASET_NAME,
+                              split=self.split, view=self.view,
+                              num_classes=self.num_classes)
+        return data_list
+
+    def _attach_parts(self, data_list: List[dict]) -> List[dict]:
+        from .part_annotations import attach_parts, find_part_files
+        cfg = dict(self.part_files)
+        data_final = cfg.pop('data_final', 'auto')
+        score_dict = cfg.pop('score_dict', 'auto')
+        seg_dir = cfg.pop('seg_dir', 'segs')
+        if data_final == 'auto' or score_dict == 'auto':
+            found = find_part_files(self.data_root, self.DATASET_NAME)
+            data_final = found[0] if data_final == 'auto' else data_final
+            score_dict = found[1] if score_dict == 'auto' else score_dict
+        join = (lambda p: p if osp.isabs(p) else osp.join(self.data_root, p))
+        return attach_parts(data_list, join(data_final), join(score_dict),
+                            join(seg_dir), self.DATASET_NAME, **cfg)
+
+    # ------------------------------------------------------------ helpers
+    def get_pids(self) -> List[int]:
+        """Identity of every sample, in order."""
+        return [self.get_data_info(i)['pid'] for i in range(len(self))]
+
+    def summary(self) -> Dict[str, Union[int, str]]:
+        """Counts of samples, images and identities."""
+        infos = [self.get_data_info(i) for i in range(len(self))]
+        return dict(dataset=self.DATASET_NAME, split=self.split,
+                    view=self.view, samples=len(infos),
+                    images=len({d['image_id'] for d in infos}),
+                    identities=len({d['pid'] for d in infos}))
+
+    def print_summary(self) -> None:
+        print_log(f'{self.summary()}', logger='current')
