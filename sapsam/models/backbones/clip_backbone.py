@@ -37,9 +37,10 @@ CLIP_ARCHS: Dict[str, dict] = {
                   text=dict(width=128, heads=4, layers=4)),
 }
 
-#: Keys of OpenAI checkpoints that carry no weights of the encoders.
+#: Keys of OpenAI checkpoints that carry no weights of the encoders (the
+#: causal mask is rebuilt from the context length).
 _NON_ENCODER_KEYS = ('input_resolution', 'context_length', 'vocab_size',
-                     'logit_scale')
+                     'logit_scale', 'attn_mask')
 
 
 def read_openai_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:

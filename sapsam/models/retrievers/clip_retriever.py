@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from sapsam.registry import MODELS
+from ..data_preprocessors import TBPRDataPreprocessor
 from sapsam.structures import stack_field
 from sapsam.utils.typing_utils import OptConfigType, SampleList
 
@@ -43,7 +44,7 @@ class CLIPRetriever(BaseModel):
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         if data_preprocessor is None:
-            data_preprocessor = dict(type='TBPRDataPreprocessor')
+            data_preprocessor = dict(type=TBPRDataPreprocessor)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)

@@ -1,0 +1,35 @@
+# Runtime settings shared by every sapsam config.
+from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook,
+                            LoggerHook, ParamSchedulerHook)
+from mmengine.visualization import LocalVisBackend, Visualizer
+
+default_scope = 'sapsam'
+
+default_hooks = dict(
+    timer=dict(type=IterTimerHook),
+    logger=dict(type=LoggerHook, interval=50),
+    param_scheduler=dict(type=ParamSchedulerHook),
+    checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=2,
+                    save_best='auto'),
+    sampler_seed=dict(type=DistSamplerSeedHook),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py switches to gloo when there is no GPU.
+    dist_cfg=dict(backend='nccl'),
+)
+
+# Training curves and metrics go to the work dir (scalars.json, vis_data/).
+# Add dict(type=TensorboardVisBackend) (mmengine.visualization) to also
+# write TensorBoard event files (requires `pip install tensorboard`).
+vis_backends = [dict(type=LocalVisBackend)]
+visualizer = dict(type=Visualizer, vis_backends=vis_backends,
+                  name='visualizer')
+
+log_processor = dict(by_epoch=True, window_size=50)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=1, deterministic=False)

@@ -1,0 +1,29 @@
+# IRRA / SAP-SAM schedule (method.md §5.6): Adam, lr 1e-5 for pre-trained
+# weights, 5e-5 for new modules, biases 2x without weight decay; 5 warm-up
+# epochs from 0.1x, then cosine to 0 at epoch 60.
+from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
+from mmengine.runner import EpochBasedTrainLoop
+from torch.optim import Adam
+
+from sapsam.engine.optimizers import OrderedRulesOptimWrapperConstructor
+
+optim_wrapper = dict(
+    type=OptimWrapper,
+    optimizer=dict(type=Adam, lr=1e-5, betas=(0.9, 0.999), eps=1e-3,
+                   weight_decay=4e-5),
+    constructor=OrderedRulesOptimWrapperConstructor,
+    paramwise_cfg=dict(rules=[
+        dict(keys=['cross'], lr_mult=5.0),
+        dict(keys=['bias'], lr_mult=2.0, decay_mult=0.0),
+        dict(keys=['classifier', 'mlm_head', 'mim_decoder', 'mim_head',
+                   'align_head'], lr_mult=5.0),
+    ]))
+
+param_scheduler = [
+    dict(type=LinearLR, start_factor=0.1, end_factor=1.0, by_epoch=True,
+         begin=0, end=5),
+    dict(type=CosineAnnealingLR, T_max=55, eta_min=0.0, by_epoch=True,
+         begin=5, end=60),
+]
+
+train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=60, val_interval=1)

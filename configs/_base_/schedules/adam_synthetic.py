@@ -1,0 +1,27 @@
+# Short schedule for tiny models trained from scratch on the synthetic
+# benchmark: the same optimiser rules as adam_60e.py at a larger lr.
+from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
+from mmengine.runner import EpochBasedTrainLoop
+from torch.optim import Adam
+
+from sapsam.engine.optimizers import OrderedRulesOptimWrapperConstructor
+
+max_epochs = 12
+optim_wrapper = dict(
+    type=OptimWrapper,
+    optimizer=dict(type=Adam, lr=5e-4, betas=(0.9, 0.999), eps=1e-8,
+                   weight_decay=4e-5),
+    constructor=OrderedRulesOptimWrapperConstructor,
+    paramwise_cfg=dict(rules=[
+        dict(keys=['cross'], lr_mult=2.0),
+        dict(keys=['bias'], lr_mult=1.0, decay_mult=0.0),
+        dict(keys=['classifier', 'mlm_head', 'mim_decoder', 'mim_head',
+                   'align_head'], lr_mult=2.0),
+    ]))
+param_scheduler = [
+    dict(type=LinearLR, start_factor=0.1, end_factor=1.0, by_epoch=True,
+         begin=0, end=1),
+    dict(type=CosineAnnealingLR, T_max=11, eta_min=0.0, by_epoch=True,
+         begin=1, end=12),
+]
+train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=12, val_interval=2)
