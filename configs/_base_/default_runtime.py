@@ -10,7 +10,7 @@ default_hooks = dict(
     logger=dict(type=LoggerHook, interval=50),
     param_scheduler=dict(type=ParamSchedulerHook),
     checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=2,
-                    save_best='auto'),
+                    save_best='auto', rule='greater'),
     sampler_seed=dict(type=DistSamplerSeedHook),
 )
 

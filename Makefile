@@ -1,0 +1,28 @@
+# sapsam: `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+STAMPS := .stamps
+SYNTH := data/synthetic
+
+.PHONY: install data demo test clean-demo
+
+install: $(STAMPS)/install
+
+$(STAMPS)/install: requirements/runtime.txt requirements/tests.txt setup.py
+	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	@mkdir -p $(STAMPS) && touch $@
+
+# The procedural synthetic benchmark in the official file formats, plus tiny
+# random weights (SAM, BERT) for the CPU-sized Person-SAM.
+data: install
+	$(PYTHON) tools/dataset_converters/generate_synthetic.py --out $(SYNTH)
+
+demo: data
+	$(PYTHON) tools/misc/run_demo.py --data $(SYNTH) --work-dir work_dirs/demo
+
+test: install
+	$(PYTHON) -m pytest tests
+
+clean-demo:
+	rm -rf work_dirs/demo
