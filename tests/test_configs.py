@@ -21,12 +21,29 @@ RETRIEVAL = sorted(p for p in LEAVES
 EXPECTED_RETRIEVAL = {
     'baseline/clip_sdm_cuhk.py', 'baseline/clip_sdm_icfg.py',
     'baseline/clip_sdm_icfg_holdout.py', 'baseline/clip_sdm_rstp.py',
-    'baseline/clip_sdm_synthetic.py'}
+    'baseline/clip_sdm_synthetic.py', 'sapsam/elca_cuhk_faithful.py',
+    'sapsam/elca_vitl14_cuhk.py', 'sapsam/baseline_vitl14_cuhk.py',
+    *(f'sapsam/{head}_{ds}.py'
+      for head in ('baseline', 'avgpool', 'conv1d', 'mhsa', 'elca')
+      for ds in ('cuhk', 'icfg', 'rstp', 'synthetic')),
+    *(f'sapsam/imgdec_{v}_cuhk.py'
+      for v in ('discrete', 'discrete_wo_bg', 'linear_pe', 'linear_vit'))}
 DATASET_DIRS = {'CUHKPEDES': 'CUHK-PEDES', 'ICFGPEDES': 'ICFG-PEDES',
                 'RSTPReid': 'RSTPReid'}
-TINY_ARCH = dict(embed_dim=32,
-                 vision=dict(width=32, layers=1, head_width=16, patch_size=16),
-                 text=dict(width=32, heads=2, layers=1))
+
+
+def tiny_arch(patch_size):
+    return dict(embed_dim=32,
+                vision=dict(width=32, layers=1, head_width=16,
+                            patch_size=patch_size),
+                text=dict(width=32, heads=2, layers=1))
+
+
+def _patch_size(cfg):
+    from sapsam.models.backbones.clip_backbone import CLIP_ARCHS
+    arch = cfg.model.backbone.arch
+    arch = CLIP_ARCHS[arch] if isinstance(arch, str) else arch
+    return arch['vision']['patch_size']
 
 
 def _rel(path):
@@ -90,9 +107,47 @@ def tiny_retrieval_cfg(path, root):
     cfg = Config.fromfile(path)
     backbone = cfg.model.backbone
     if backbone.arch != 'tiny':
-        backbone.update(arch=TINY_ARCH, pretrained=None)
+        backbone.update(arch=tiny_arch(_patch_size(cfg)), pretrained=None)
+    head = cfg.model.get('image_decoding_head')
+    if head and head.get('image_tokenizer'):
+        head.image_tokenizer.update(checkpoint=None, hidden_dim=8,
+                                    vocab_size=16)
     _point_to(cfg.train_dataloader.dataset, root)
     return cfg
+
+
+@pytest.mark.parametrize('path', RETRIEVAL, ids=_rel)
+def test_part_labels_match_the_backbone_grid(path):
+    cfg = Config.fromfile(path)
+    sizes = [step['patch_size'] for step in
+             cfg.train_dataloader.dataset.pipeline
+             if 'patch_size' in step]
+    assert sizes in ([], [_patch_size(cfg)])
+    # Every pipeline resizes to the backbone's input size.
+    height, width = cfg.model.backbone.image_size
+    loaders = [cfg.train_dataloader] + [
+        cfg[key].gallery_dataloader for key in ('val_cfg', 'test_cfg')
+        if cfg.get(key)]
+    for loader in loaders:
+        scales = [tuple(s['scale']) for s in loader.dataset.pipeline
+                  if 'scale' in s and 'keep_ratio' in s]
+        assert scales == [(width, height)], (path, scales)
+
+
+def test_paper_main_model_and_faithful_switches():
+    main = Config.fromfile(osp.join(REPO, 'configs/sapsam/elca_cuhk.py'))
+    assert main.model.alignment_head.readout == 'region'
+    assert main.model.mlm_head is not None
+    faithful = Config.fromfile(
+        osp.join(REPO, 'configs/sapsam/elca_cuhk_faithful.py'))
+    assert faithful.model.alignment_head.readout == 'cls'
+    flags = [step.get('faithful') for step in
+             faithful.train_dataloader.dataset.pipeline]
+    assert flags.count(True) == 3
+    assert faithful.train_dataloader.dataset.part_files.faithful is True
+    masking = [s for s in main.train_dataloader.dataset.pipeline
+               if 'part_mask_prob' in s][0]
+    assert (masking.part_mask_prob, masking.mask_prob) == (0.35, 0.15)
 
 
 @pytest.mark.parametrize('path', RETRIEVAL, ids=_rel)

@@ -223,13 +223,16 @@ class BaseTBPRDataset(BaseDataset):
         data_final = cfg.pop('data_final', 'auto')
         score_dict = cfg.pop('score_dict', 'auto')
         seg_dir = cfg.pop('seg_dir', 'segs')
+        join = (lambda p: p if osp.isabs(p) else osp.join(self.data_root, p))
+        data_final, score_dict, seg_dir = (join(p) if p != 'auto' else p
+                                           for p in (data_final, score_dict,
+                                                     seg_dir))
         if data_final == 'auto' or score_dict == 'auto':
             found = find_part_files(self.data_root, self.DATASET_NAME)
             data_final = found[0] if data_final == 'auto' else data_final
             score_dict = found[1] if score_dict == 'auto' else score_dict
-        join = (lambda p: p if osp.isabs(p) else osp.join(self.data_root, p))
-        return attach_parts(data_list, join(data_final), join(score_dict),
-                            join(seg_dir), self.DATASET_NAME, **cfg)
+        return attach_parts(data_list, data_final, score_dict, seg_dir,
+                            self.DATASET_NAME, **cfg)
 
     # ------------------------------------------------------------ helpers
     def get_pids(self) -> List[int]:

@@ -15,8 +15,8 @@ optim_wrapper = dict(
     paramwise_cfg=dict(rules=[
         dict(keys=['cross'], lr_mult=5.0),
         dict(keys=['bias'], lr_mult=2.0, decay_mult=0.0),
-        dict(keys=['classifier', 'mlm_head', 'mim_decoder', 'mim_head',
-                   'align_head'], lr_mult=5.0),
+        dict(keys=['classifier', 'mlm_head', 'alignment_head',
+                   'image_decoding_head'], lr_mult=5.0),
     ]))
 
 param_scheduler = [

@@ -14,8 +14,8 @@ from sapsam.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
 SAPSAM_RULES = [
     dict(keys=['cross'], lr_mult=5.0),
     dict(keys=['bias'], lr_mult=2.0, decay_mult=0.0),
-    dict(keys=['classifier', 'mlm_head', 'mim_decoder', 'mim_head',
-               'align_head'], lr_mult=5.0),
+    dict(keys=['classifier', 'mlm_head', 'alignment_head',
+               'image_decoding_head'], lr_mult=5.0),
 ]
 
 

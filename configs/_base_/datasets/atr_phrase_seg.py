@@ -1,0 +1,61 @@
+# ATR phrase segmentation (method.md §1.5, §2.2): one sample = (image, phrase,
+# binary mask of the phrase's part group). SAM geometry: the longest side is
+# resized to 1024 with SAM's own (Pillow bilinear) resize, jointly with the
+# mask in training; the model pads to 1024x1024. Validation/test masks stay
+# at the original resolution (scored there by both metrics).
+from mmcv.transforms import LoadImageFromFile, Resize
+from mmengine.dataset import DefaultSampler
+from mmengine.runner import TestLoop, ValLoop
+from mmseg.evaluation import IoUMetric
+
+from sapsam.datasets import ATRPhraseSegDataset
+from sapsam.datasets.transforms import LoadPhraseMask, PackPromptSegInputs
+from sapsam.evaluation.metrics import PerSampleIoU
+
+data_root = 'data/ATR'
+image_size = 1024
+# 'official' = {2}, {3}, {9, 10} masks; 'supplement' = Table 1 merges.
+group_table = 'official'
+
+train_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=LoadPhraseMask),
+    dict(type=Resize, scale=(image_size, image_size), keep_ratio=True,
+         backend='pillow', interpolation='bilinear'),
+    dict(type=PackPromptSegInputs),
+]
+test_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=Resize, scale=(image_size, image_size), keep_ratio=True,
+         backend='pillow', interpolation='bilinear'),
+    dict(type=LoadPhraseMask),
+    dict(type=PackPromptSegInputs),
+]
+
+train_dataloader = dict(
+    batch_size=6, num_workers=4, persistent_workers=True,
+    sampler=dict(type=DefaultSampler, shuffle=True),
+    dataset=dict(type=ATRPhraseSegDataset, data_root=data_root,
+                 ann_file='atr_item_descriptions_train.json',
+                 group_table=group_table, pipeline=train_pipeline))
+# Model selection on dev, as the official code does.
+val_dataloader = dict(
+    batch_size=6, num_workers=4, persistent_workers=True,
+    sampler=dict(type=DefaultSampler, shuffle=False),
+    dataset=dict(type=ATRPhraseSegDataset, data_root=data_root,
+                 ann_file='atr_item_descriptions_dev.json',
+                 group_table=group_table, pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=6, num_workers=4, persistent_workers=True,
+    sampler=dict(type=DefaultSampler, shuffle=False),
+    dataset=dict(type=ATRPhraseSegDataset, data_root=data_root,
+                 ann_file='atr_item_descriptions_test.json',
+                 group_table=group_table, pipeline=test_pipeline))
+
+# mmseg's dataset-level IoU over (background, foreground) and the paper's
+# per-sample foreground IoU (per_sample/mIoU).
+val_evaluator = [dict(type=IoUMetric, iou_metrics=['mIoU'], prefix='seg'),
+                 dict(type=PerSampleIoU)]
+test_evaluator = val_evaluator
+val_cfg = dict(type=ValLoop)
+test_cfg = dict(type=TestLoop)

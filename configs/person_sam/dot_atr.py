@@ -1,0 +1,18 @@
+# Person-SAM on ATR with the DotPrompt: [CLS]-image dot-product relevance map
+# as the dense prompt (Table 5 row 3).
+# SAM ViT-B + BERT-base-uncased from local paths, 1024 input, AdamW 1e-4,
+# 20 epochs, batch 6; validated on dev (per_sample/mIoU = the paper's mIoU).
+#   python tools/train.py configs/person_sam/dot_atr.py
+#   python tools/test.py configs/person_sam/dot_atr.py CKPT
+from mmengine.config import read_base
+
+from sapsam.models import DotPrompt
+
+with read_base():
+    from .._base_.datasets.atr_phrase_seg import *  # noqa: F401,F403
+    from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.models.person_sam_vit_b import *  # noqa: F401,F403
+    from .._base_.schedules.person_sam_20e import *  # noqa: F401,F403
+
+model['prompt_encoder'] = dict(type=DotPrompt)
+default_hooks.checkpoint.update(save_best='per_sample/mIoU', rule='greater')

@@ -1,0 +1,13 @@
+# SAP-SAM on RSTPReid: SDM + part-aware MLM + ELCA (explicit local
+# concept alignment), the paper's main model.
+from mmengine.config import read_base
+
+from sapsam.models import ELCAAlign
+
+with read_base():
+    from .._base_.datasets.rstp_reid_parts import *  # noqa: F401,F403
+    from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.models.sapsam_vitb16 import *  # noqa: F401,F403
+    from .._base_.schedules.adam_60e import *  # noqa: F401,F403
+
+model['alignment_head'] = dict(type=ELCAAlign, num_heads=8, readout='region')

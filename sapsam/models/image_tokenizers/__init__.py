@@ -1,0 +1,3 @@
+from .dvae_image_tokenizer import DVAEImageTokenizer
+
+__all__ = ['DVAEImageTokenizer']

@@ -1,0 +1,525 @@
+"""Person-SAM: SAM prompted by a phrase (SAP-SAM stage s02)."""
+import hashlib
+import os.path as osp
+from functools import partial
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
+                                       TwoWayTransformer)
+from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
+
+from sapsam.registry import MODELS, PROMPT_ENCODERS, TASK_UTILS
+from sapsam.utils.typing_utils import (ConfigType, OptConfigType,
+                                       OptMultiConfig, SampleList)
+from .base_text_segmentor import BaseTextSegmentor
+
+#: Settings shared by the presets (those of ``segment_anything.build_sam``).
+SAM_DEFAULTS = dict(
+    image_size=1024, patch_size=16, window_size=14, mlp_ratio=4.0,
+    prompt_dim=256, decoder_depth=2, decoder_mlp_dim=2048,
+    decoder_num_heads=8, iou_head_depth=3, iou_head_hidden_dim=256)
+
+#: Architecture presets: the official SAM sizes and a tiny one for CPU
+#: (the one ``tools/misc/make_tiny_weights.py`` writes).
+SAM_ARCHS = {
+    'vit_b': dict(embed_dim=768, depth=12, num_heads=12,
+                  global_attn_indexes=(2, 5, 8, 11)),
+    'vit_l': dict(embed_dim=1024, depth=24, num_heads=16,
+                  global_attn_indexes=(5, 11, 17, 23)),
+    'vit_h': dict(embed_dim=1280, depth=32, num_heads=16,
+                  global_attn_indexes=(7, 15, 23, 31)),
+    'tiny': dict(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1, ),
+                 window_size=8, image_size=256, prompt_dim=64,
+                 decoder_mlp_dim=256, decoder_num_heads=4,
+                 iou_head_hidden_dim=64),
+}
+
+
+def sam_arch_settings(arch: Union[str, dict]) -> dict:
+    """Full SAM size settings of a preset name or a dict of overrides.
+
+    A dict may name a preset under ``'arch'`` and override any key of
+    :data:`SAM_DEFAULTS` / :data:`SAM_ARCHS`.
+    """
+    if isinstance(arch, str):
+        arch = dict(arch=arch)
+    arch = dict(arch)
+    name = arch.pop('arch', None)
+    settings = dict(SAM_DEFAULTS)
+    if name is not None:
+        if name not in SAM_ARCHS:
+            raise KeyError(f'unknown SAM arch {name!r}; presets: '
+                           f'{sorted(SAM_ARCHS)}')
+        settings.update(SAM_ARCHS[name])
+    settings.update(arch)
+    required = ('embed_dim', 'depth', 'num_heads', 'global_attn_indexes')
+    missing = [k for k in required if k not in settings]
+    if missing:
+        raise KeyError(f'SAM arch settings lack {missing}: {arch}')
+    unknown = set(settings) - set(SAM_DEFAULTS) - set(required)
+    if unknown:
+        raise KeyError(f'unknown SAM arch settings {sorted(unknown)}')
+    if settings['image_size'] % settings['patch_size']:
+        raise ValueError('image_size must be a multiple of patch_size')
+    return settings
+
+
+def build_sam_modules(settings: dict) -> Tuple[nn.Module, nn.Module,
+                                               nn.Module]:
+    """``segment_anything``'s image encoder, random-Fourier positional
+    encoding and mask decoder with the sizes of ``settings``."""
+    image_encoder = ImageEncoderViT(
+        img_size=settings['image_size'],
+        patch_size=settings['patch_size'],
+        embed_dim=settings['embed_dim'],
+        depth=settings['depth'],
+        num_heads=settings['num_heads'],
+        mlp_ratio=settings['mlp_ratio'],
+        out_chans=settings['prompt_dim'],
+        qkv_bias=True,
+        norm_layer=partial(nn.LayerNorm, eps=1e-6),
+        use_rel_pos=True,
+        global_attn_indexes=tuple(settings['global_attn_indexes']),
+        window_size=settings['window_size'])
+    pe_layer = PositionEmbeddingRandom(settings['prompt_dim'] // 2)
+    mask_decoder = MaskDecoder(
+        num_multimask_outputs=3,
+        transformer=TwoWayTransformer(
+            depth=settings['decoder_depth'],
+            embedding_dim=settings['prompt_dim'],
+            mlp_dim=settings['decoder_mlp_dim'],
+            num_heads=settings['decoder_num_heads']),
+        transformer_dim=settings['prompt_dim'],
+        iou_head_depth=settings['iou_head_depth'],
+        iou_head_hidden_dim=settings['iou_head_hidden_dim'])
+    return image_encoder, pe_layer, mask_decoder
+
+
+@MODELS.register_module()
+class PersonSAM(BaseTextSegmentor):
+    """Text-promptable SAM: segment the region a phrase describes.
+
+    Built from ``segment_anything``'s own modules: the ViT image encoder,
+    the random-Fourier positional encoding and the mask decoder (two-way
+    transformer, single-mask output). SAM's point/box/mask prompt encoder is
+    replaced by a text path: a BERT phrase encoder and a prompt encoder from
+    :data:`PROMPT_ENCODERS` (``CLSPrompt``, ``DensePrompt``, ``DotPrompt``,
+    ``MCAPrompt``; supplement Table 5) that turns token features into the
+    decoder's sparse and dense prompts.
+
+    Data flow::
+
+        pixels (B,3,S,S) -> image_encoder (cached) -> E (B,C,S/16,S/16)
+        phrases -> text_encoder -> (B,L,Ct) -> prompt_encoder -> sparse, dense
+        mask_decoder(E, pe, sparse, dense) -> logits (B,1,S/4,S/4), iou (B,)
+
+    Geometry (method.md §2.2, B6). ``'sam'`` (default): the low-res logits
+    cover the padded ``S x S`` canvas; training upsamples them to ``S x S``
+    and scores them against the equally resized-and-padded ground truth
+    (padding ignored); prediction upsamples, crops the image region and
+    resizes to the original size (SAM's ``postprocess_masks``). ``'stretch'``
+    reproduces the official code: the image is still padded, but the ground
+    truth is the whole image stretched to the low-res size and predictions
+    are stretched back to the original size.
+
+    Args:
+        sam (dict | str): SAM sizes: a preset name (``'vit_b'``,
+            ``'vit_l'``, ``'vit_h'``, ``'tiny'``) or a dict with ``arch``
+            and overrides (see :func:`sam_arch_settings`), plus
+            ``checkpoint``: path of a SAM state dict in the official
+            ``sam_vit_b_01ec64.pth`` format. Its ``image_encoder.*``,
+            ``mask_decoder.*`` and ``prompt_encoder.pe_layer.*`` weights are
+            loaded (and ``prompt_encoder.no_mask_embed`` into a prompt encoder
+            that has one); the point/box/mask prompt weights are unused.
+        text_encoder (dict): Phrase encoder config (``BertTextEncoder``).
+        prompt_encoder (dict): Config in :data:`PROMPT_ENCODERS`;
+            ``text_dim``, ``embed_dim`` and ``image_embedding_size`` default
+            to the text encoder's and SAM's sizes.
+        losses (list[dict]): Mask losses (``DiceLoss``, ``BinaryCELoss``),
+            each called as ``loss(logits, target, valid)``.
+        iou_loss_weight (float): Weight of an MSE loss that trains the IoU
+            head to predict the IoU of the thresholded mask (SAM's recipe).
+            The official model leaves the head untrained (B14): 0, which
+            also freezes the head. Defaults to 0.
+        freeze_image_encoder (bool): Defaults to True.
+        freeze_mask_decoder (bool): Defaults to False.
+        geometry (str): ``'sam'`` or ``'stretch'``. Defaults to ``'sam'``.
+        embedding_cache (dict, optional): ``ImageEmbeddingCache`` config;
+            needs a frozen image encoder. Defaults to None.
+        data_preprocessor (dict, optional): Defaults to a
+            ``SAMDataPreprocessor`` with the encoder's image size.
+        init_cfg (dict | list, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 sam: Union[str, ConfigType] = 'vit_b',
+                 text_encoder: ConfigType = dict(type='BertTextEncoder'),
+                 prompt_encoder: ConfigType = dict(type='MCAPrompt'),
+                 losses: Sequence[ConfigType] = (dict(type='DiceLoss'), ),
+                 iou_loss_weight: float = 0.0,
+                 freeze_image_encoder: bool = True,
+                 freeze_mask_decoder: bool = False,
+                 geometry: str = 'sam',
+                 embedding_cache: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        sam = dict(arch=sam) if isinstance(sam, str) else dict(sam)
+        checkpoint = sam.pop('checkpoint', None)
+        self.sam_settings = sam_arch_settings(sam)
+        image_size = self.sam_settings['image_size']
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='SAMDataPreprocessor',
+                                     image_size=image_size)
+        if isinstance(data_preprocessor, dict):
+            # Build from sapsam's registry: BaseModel would use MMEngine's
+            # root registry, which misses it outside the sapsam scope.
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if geometry not in ('sam', 'stretch'):
+            raise ValueError(f"geometry must be 'sam' or 'stretch', got "
+                             f'{geometry!r}')
+        preprocessor_size = getattr(self.data_preprocessor, 'image_size',
+                                    image_size)
+        if preprocessor_size != image_size:
+            raise ValueError(
+                f'data_preprocessor.image_size {preprocessor_size} differs '
+                f'from the SAM image size {image_size}')
+        self.geometry = geometry
+        self.iou_loss_weight = iou_loss_weight
+        self.image_encoder, self.pe_layer, self.mask_decoder = \
+            build_sam_modules(self.sam_settings)
+        grid = image_size // self.sam_settings['patch_size']
+        self.image_embedding_size = (grid, grid)
+        self.text_encoder = MODELS.build(text_encoder)
+        self.prompt_encoder = PROMPT_ENCODERS.build(
+            prompt_encoder,
+            default_args=dict(
+                text_dim=self.text_encoder.hidden_size,
+                embed_dim=self.sam_settings['prompt_dim'],
+                image_embedding_size=self.image_embedding_size))
+        self.losses = nn.ModuleList(MODELS.build(cfg) for cfg in losses)
+        if not self.losses and iou_loss_weight <= 0:
+            raise ValueError('PersonSAM needs at least one loss')
+
+        self.checkpoint = checkpoint
+        if checkpoint is not None:
+            self.load_sam_checkpoint(checkpoint)
+        self.freeze_image_encoder = freeze_image_encoder
+        self.freeze_mask_decoder = freeze_mask_decoder
+        if freeze_image_encoder:
+            self.image_encoder.requires_grad_(False)
+        if freeze_mask_decoder:
+            self.mask_decoder.requires_grad_(False)
+        elif iou_loss_weight <= 0:
+            # Nothing trains the IoU head then (as in the official code);
+            # freezing it keeps DDP from waiting for its gradients.
+            self.mask_decoder.iou_prediction_head.requires_grad_(False)
+
+        self.embedding_cache = None
+        if embedding_cache is not None:
+            if not freeze_image_encoder:
+                raise ValueError('embedding_cache needs a frozen image '
+                                 'encoder (freeze_image_encoder=True)')
+            self.embedding_cache = TASK_UTILS.build(embedding_cache)
+        self._encoder_fingerprint: Optional[str] = None
+        self.image_encoder.register_load_state_dict_pre_hook(
+            self._forget_fingerprint)
+
+    # ------------------------------------------------------------ weights
+    def load_sam_checkpoint(self, path: str) -> None:
+        """Load an official-format SAM state dict (see ``sam`` above)."""
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'SAM checkpoint not found: {path} (the official '
+                f'sam_vit_b_01ec64.pth, or tiny weights written by '
+                f'tools/misc/make_tiny_weights.py)')
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        if isinstance(state, dict) and isinstance(state.get('state_dict'),
+                                                  dict):
+            state = state['state_dict']
+        if not isinstance(state, dict):
+            raise TypeError(f'{path}: expected a SAM state dict, got '
+                            f'{type(state).__name__}')
+        for name in ('image_encoder', 'mask_decoder'):
+            prefix = f'{name}.'
+            part = {k[len(prefix):]: v
+                    for k, v in state.items() if k.startswith(prefix)}
+            if not part:
+                raise KeyError(f'{path}: no "{prefix}*" weights; not a '
+                               f'segment_anything SAM checkpoint')
+            try:
+                getattr(self, name).load_state_dict(part, strict=True)
+            except RuntimeError as err:
+                raise RuntimeError(
+                    f'{path}: its {name} does not fit SAM arch '
+                    f'{self.sam_settings}: {err}') from err
+        pe_key = 'prompt_encoder.pe_layer.positional_encoding_gaussian_matrix'
+        if pe_key not in state:
+            raise KeyError(f'{path}: missing {pe_key}')
+        self.pe_layer.positional_encoding_gaussian_matrix.copy_(state[pe_key])
+        no_mask_key = 'prompt_encoder.no_mask_embed.weight'
+        no_mask = getattr(self.prompt_encoder, 'no_mask_embed', None)
+        if no_mask_key in state and isinstance(no_mask, nn.Embedding) and \
+                no_mask.weight.shape == state[no_mask_key].shape:
+            with torch.no_grad():
+                no_mask.weight.copy_(state[no_mask_key])
+
+    def init_weights(self) -> None:
+        """Initialise the prompt encoder only: SAM and BERT weights were
+        loaded in ``__init__`` and must not be reset."""
+        self.prompt_encoder.init_weights()
+
+    def train(self, mode: bool = True) -> 'PersonSAM':
+        """Switch mode; frozen SAM parts stay in eval mode."""
+        super().train(mode)
+        if self.freeze_image_encoder:
+            self.image_encoder.eval()
+        if self.freeze_mask_decoder:
+            self.mask_decoder.eval()
+        return self
+
+    def _forget_fingerprint(self, *args, **kwargs) -> None:
+        self._encoder_fingerprint = None
+
+    def encoder_fingerprint(self) -> str:
+        """Hash of the image encoder's weights and sizes (cache namespace);
+        recomputed after the encoder loads a state dict."""
+        if self._encoder_fingerprint is None:
+            digest = hashlib.blake2b(digest_size=20)
+            digest.update(repr(sorted(self.sam_settings.items())).encode())
+            for name, tensor in self.image_encoder.state_dict().items():
+                digest.update(name.encode())
+                digest.update(
+                    tensor.detach().contiguous().cpu().numpy().tobytes())
+            self._encoder_fingerprint = digest.hexdigest()
+        return self._encoder_fingerprint
+
+    # ------------------------------------------------------------ encoding
+    def encode_image(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Image embeddings, from the cache where possible.
+
+        Args:
+            pixel_values (Tensor): ``(B, 3, S, S)`` preprocessed images.
+
+        Returns:
+            Tensor: ``(B, C, S/16, S/16)``.
+        """
+        size = self.sam_settings['image_size']
+        if pixel_values.dim() != 4 or pixel_values.shape[1:] != (3, size,
+                                                                 size):
+            raise ValueError(f'encode_image expects (B, 3, {size}, {size}), '
+                             f'got {tuple(pixel_values.shape)}')
+        if self.embedding_cache is None:
+            return self._run_image_encoder(pixel_values)
+        cache = self.embedding_cache
+        namespace = self.encoder_fingerprint()
+        keys = [cache.make_key(row, namespace) for row in pixel_values]
+        embeddings: List[Optional[torch.Tensor]] = [None] * len(keys)
+        missing: Dict[str, List[int]] = {}
+        for i, key in enumerate(keys):
+            if key in missing:  # same input twice in the batch
+                missing[key].append(i)
+                continue
+            cached = cache.get(key)
+            if cached is None:
+                missing[key] = [i]
+            else:
+                embeddings[i] = cached.to(pixel_values.device)
+        if missing:
+            rows = [idx[0] for idx in missing.values()]
+            computed = self._run_image_encoder(pixel_values[rows])
+            for (key, idx), embedding in zip(missing.items(), computed):
+                cache.put(key, embedding)
+                for i in idx:  # float32 like the cached ones (autocast)
+                    embeddings[i] = embedding.float()
+        return torch.stack(embeddings)
+
+    def _run_image_encoder(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.freeze_image_encoder):
+            return self.image_encoder(pixel_values)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Image embeddings ``(B, C, S/16, S/16)``."""
+        return self.encode_image(inputs)
+
+    def decode(self,
+               image_embeddings: torch.Tensor,
+               texts: Sequence[str],
+               image_index: Optional[torch.Tensor] = None
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mask logits of phrases on encoded images.
+
+        Args:
+            image_embeddings (Tensor): ``(B, C, h, w)``.
+            texts (list[str]): ``N`` phrases.
+            image_index (Tensor, optional): ``(N,)`` image of each phrase.
+                Defaults to ``arange(N)`` (needs ``N == B``).
+
+        Returns:
+            tuple[Tensor, Tensor]: logits ``(N, 1, 4h, 4w)`` and IoU-head
+            scores ``(N,)``.
+        """
+        num = len(texts)
+        device = image_embeddings.device
+        if image_index is None:
+            if num != image_embeddings.shape[0]:
+                raise ValueError(f'{num} phrases for '
+                                 f'{image_embeddings.shape[0]} images; pass '
+                                 f'image_index')
+            image_index = torch.arange(num, device=device)
+        image_index = torch.as_tensor(image_index, device=device)
+        text_feats, text_mask = self.text_encoder(texts)
+        prompt_images = image_embeddings[image_index] \
+            if self.prompt_encoder.uses_image_embeddings else None
+        sparse, dense = self.prompt_encoder(text_feats, text_mask,
+                                            prompt_images)
+        image_pe = self.pe_layer(self.image_embedding_size)[None]
+        order, logits, scores = [], [], []
+        # SAM's decoder takes one image with any number of prompts.
+        for image in image_index.unique(sorted=True).tolist():
+            rows = (image_index == image).nonzero(as_tuple=True)[0]
+            masks, iou = self.mask_decoder(
+                image_embeddings=image_embeddings[image:image + 1],
+                image_pe=image_pe,
+                sparse_prompt_embeddings=sparse[rows],
+                dense_prompt_embeddings=dense[rows],
+                multimask_output=False)
+            order.append(rows)
+            logits.append(masks)
+            scores.append(iou[:, 0])
+        restore = torch.cat(order).argsort()
+        return torch.cat(logits)[restore], torch.cat(scores)[restore]
+
+    def encode_decode(self, inputs: torch.Tensor,
+                      data_samples: SampleList) -> torch.Tensor:
+        """Low-res logits ``(B, 1, S/4, S/4)`` of each image's phrase."""
+        embeddings = self.encode_image(inputs)
+        return self.decode(embeddings, self.texts_of(data_samples))[0]
+
+    # ------------------------------------------------------------ training
+    def _targets(self, logits: torch.Tensor, data_samples: SampleList
+                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits, binary target and valid mask in the loss geometry."""
+        gts = []
+        for sample in data_samples:
+            if 'gt_sem_seg' not in sample:
+                raise ValueError(f'{sample.metainfo.get("img_path")}: no '
+                                 f'gt_sem_seg to train on')
+            gts.append(sample.gt_sem_seg.data)
+        if self.geometry == 'sam':
+            gt = torch.stack(gts).to(logits.device)  # (B, 1, S, S), padded
+            if gt.shape[-2:] != (self.sam_settings['image_size'], ) * 2:
+                raise ValueError(f'gt_sem_seg must be padded to the SAM '
+                                 f'canvas, got {tuple(gt.shape)}')
+            logits = F.interpolate(logits, gt.shape[-2:], mode='bilinear',
+                                   align_corners=False)
+        else:
+            stretched = []
+            for sample, gt in zip(data_samples, gts):
+                h, w = sample.metainfo.get('img_shape', gt.shape[-2:])
+                stretched.append(F.interpolate(
+                    gt[None, :, :h, :w].float(), logits.shape[-2:],
+                    mode='nearest')[0])
+            gt = torch.stack(stretched).to(logits.device)
+        valid = gt != 255
+        return logits, (gt == 1) & valid, valid
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: SampleList) -> Dict[str, torch.Tensor]:
+        """Mask losses, optional IoU-head loss, and the batch IoU (logged).
+
+        Returns:
+            dict: ``loss_*`` tensors and ``iou`` (mean per-sample IoU of the
+            thresholded masks, not back-propagated).
+        """
+        embeddings = self.encode_image(inputs)
+        logits, iou_pred = self.decode(embeddings,
+                                       self.texts_of(data_samples))
+        logits, target, valid = self._targets(logits, data_samples)
+        losses = {}
+        for loss in self.losses:
+            losses[loss.loss_name] = loss(logits, target, valid)
+        with torch.no_grad():
+            pred = (logits > self.mask_threshold) & valid
+            inter = (pred & target).flatten(1).sum(1).float()
+            union = (pred | target).flatten(1).sum(1).float()
+            iou = inter / (union + 1e-10)
+        if self.iou_loss_weight > 0:
+            losses['loss_iou'] = self.iou_loss_weight * F.mse_loss(
+                iou_pred.float(), iou)
+        losses['iou'] = iou.mean()
+        return losses
+
+    # ----------------------------------------------------------- inference
+    def predict(self, inputs: torch.Tensor,
+                data_samples: SampleList) -> SampleList:
+        """``SegDataSample`` s with ``pred_sem_seg``/``seg_logits`` at
+        ``ori_shape`` and the IoU-head score in ``pred_iou_score``."""
+        embeddings = self.encode_image(inputs)
+        logits, scores = self.decode(embeddings, self.texts_of(data_samples))
+        samples = self.postprocess_result(
+            logits, data_samples, crop_padding=self.geometry == 'sam')
+        for sample, score in zip(samples, scores):
+            sample.set_field(score.detach(), 'pred_iou_score')
+        return samples
+
+    def _forward(self, inputs: torch.Tensor,
+                 data_samples: Optional[SampleList] = None) -> torch.Tensor:
+        """Low-res logits ``(B, 1, S/4, S/4)``."""
+        return self.encode_decode(inputs, data_samples)
+
+    @torch.no_grad()
+    def segment_phrases(self,
+                        image: np.ndarray,
+                        phrases: Sequence[str],
+                        batch_size: int = 32
+                        ) -> Tuple[np.ndarray, np.ndarray]:
+        """Masks of many phrases on one image (the image is encoded once).
+
+        Args:
+            image (np.ndarray): ``(H, W, 3)`` uint8 RGB.
+            phrases (list[str]): ``N`` non-empty phrases.
+            batch_size (int): Phrases decoded together. Defaults to 32.
+
+        Returns:
+            tuple: masks ``(N, H, W)`` bool at the original resolution and
+            IoU-head scores ``(N,)`` float32.
+        """
+        if isinstance(phrases, str):
+            raise TypeError('phrases must be a list of str, not one str')
+        for i, phrase in enumerate(phrases):
+            if not isinstance(phrase, str) or not phrase.strip():
+                raise ValueError(f'segment_phrases: phrase {i} is empty or '
+                                 f'not a string: {phrase!r}')
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        ori_shape = tuple(image.shape[:2])
+        if not phrases:
+            return (np.zeros((0, *ori_shape), dtype=bool),
+                    np.zeros((0, ), dtype=np.float32))
+        was_training = self.training
+        self.eval()
+        try:
+            pixels, img_shape = self.data_preprocessor.preprocess_image(image)
+            embeddings = self.encode_image(pixels)
+            pad_shape = pixels.shape[-2:] if self.geometry == 'sam' else None
+            masks, scores = [], []
+            for start in range(0, len(phrases), batch_size):
+                chunk = list(phrases[start:start + batch_size])
+                logits, iou = self.decode(
+                    embeddings, chunk,
+                    torch.zeros(len(chunk), dtype=torch.long))
+                logits = self.resize_to_original(logits, img_shape, ori_shape,
+                                                 pad_shape)
+                masks.append((logits[:, 0] > self.mask_threshold).cpu())
+                scores.append(iou.float().cpu())
+        finally:
+            self.train(was_training)
+        return (torch.cat(masks).numpy(),
+                torch.cat(scores).numpy().astype(np.float32))

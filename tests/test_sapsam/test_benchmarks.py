@@ -1,0 +1,42 @@
+"""The ELCA and training-step benchmarks run at a tiny size."""
+import importlib.util
+import math
+import os
+
+import torch
+
+BENCHMARKS = os.path.join(os.path.dirname(__file__), '..', '..', 'benchmarks')
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(
+        f'benchmark_{name}', os.path.join(BENCHMARKS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_elca_benchmark_compares_equal_losses(capsys):
+    threads = torch.get_num_threads()
+    try:  # one thread: the loop's many small ops run fastest that way
+        rows = _load('elca_vectorised').main(
+            ['--batch-size', '4', '--embed-dim', '32', '--num-heads', '4',
+             '--repeats', '1', '--readouts', 'region', '--threads', '1'])
+    finally:
+        torch.set_num_threads(threads)
+    assert [r['readout'] for r in rows] == ['region']
+    for row in rows:
+        assert row['pairs'] > 4
+        assert row['abs_diff'] < 1e-5 and row['max_grad_diff'] < 1e-5
+        assert row['vectorised_s'] > 0 and row['loop_s'] > 0
+    assert '| readout |' in capsys.readouterr().out
+
+
+def test_gpu_train_step_runs_tiny_on_cpu(sapsam_scope):
+    torch.manual_seed(0)
+    result = _load('gpu_train_step').main(
+        ['--device', 'cpu', '--tiny', '--steps', '1', '--warmup', '0',
+         '--dtype', 'float32'])  # bf16 autocast: test_sapsam_retriever.py
+    assert result['device'] == 'cpu' and result['images_per_s'] > 0
+    for key in ('loss_sdm', 'loss_mlm', 'loss_align'):
+        assert math.isfinite(result[key]) and result[key] > 0
