@@ -170,3 +170,43 @@ def test_retrieval_config_runs_one_training_step(path, synthetic):
             _point_to(loader.dataset, synthetic)
             with DefaultScope.overwrite_default_scope('sapsam'):
                 assert len(DATASETS.build(loader.dataset)) > 0
+
+
+@pytest.mark.parametrize('name, warmup, total', [
+    ('configs/baseline/clip_sdm_cuhk.py', 5, 60),
+    ('configs/baseline/clip_sdm_synthetic.py', 1, 12)])
+def test_schedule_warms_up_to_the_base_lr_then_cosine(name, warmup, total):
+    """Simulate the schedulers as the Runner steps them (per iteration for
+    converted ones, per epoch otherwise)."""
+    cfg = Config.fromfile(osp.join(REPO, name))
+    base_lr = cfg.optim_wrapper.optimizer.lr
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=base_lr)
+    iters = 10
+    schedulers = []
+    for sched in cfg.param_scheduler:
+        sched = dict(sched)
+        cls = sched.pop('type')
+        if sched.pop('convert_to_iter_based', False):
+            schedulers.append((False, cls.build_iter_from_epoch(
+                optimizer, epoch_length=iters, **sched)))
+        else:
+            schedulers.append((True, cls(optimizer, **sched)))
+    lrs = []
+    for epoch in range(total):
+        lrs.append(optimizer.param_groups[0]['lr'])
+        for _ in range(iters):
+            for by_epoch, sched in schedulers:
+                if not by_epoch:
+                    sched.step()
+        for by_epoch, sched in schedulers:
+            if by_epoch:
+                sched.step()
+    assert lrs[0] == pytest.approx(0.1 * base_lr, rel=0.05)
+    assert lrs[warmup] == pytest.approx(base_lr, rel=0.05)
+    import math
+    k = (total - warmup) // 2
+    assert lrs[warmup + k] == pytest.approx(
+        base_lr * (1 + math.cos(math.pi * k / (total - warmup))) / 2,
+        rel=0.05)
+    assert lrs[-1] < 0.05 * base_lr

@@ -12,56 +12,12 @@ import argparse
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
-import time
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
 
-
-def run(cmd, log_path):
-    """Run ``cmd`` in the repo, teeing its output to ``log_path``."""
-    print(f'$ {" ".join(cmd)}', flush=True)
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
-    start = time.time()
-    with open(log_path, 'w', encoding='utf-8') as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            log.write(line)
-            if ' - INFO - Epoch(' in line or 'results:' in line or \
-                    line.startswith(('|', '+')):
-                print('   ' + line.rstrip()[-160:], flush=True)
-        proc.wait()
-    if proc.returncode != 0:
-        sys.exit(f'stage failed (exit {proc.returncode}); see {log_path}')
-    return time.time() - start
-
-
-def data_options(root):
-    """--cfg-options pointing every TBPR dataloader at ``root``."""
-    return [f'{loader}.dataset.data_root={root}' for loader in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader',
-        'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader')]
-
-
-def train_and_test_retriever(name, config, data_root, work_dir, extra=()):
-    """Train ``config`` and test its last checkpoint; returns the metrics."""
-    run_dir = osp.join(work_dir, name)
-    os.makedirs(run_dir, exist_ok=True)
-    options = data_options(data_root) + list(extra)
-    seconds = run([sys.executable, 'tools/train.py', config, '--work-dir',
-                   run_dir, '--cfg-options', *options],
-                  osp.join(run_dir, 'train.log'))
-    ckpt = open(osp.join(run_dir, 'last_checkpoint')).read().strip()
-    out = osp.join(run_dir, 'test_metrics.json')
-    run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', run_dir,
-         '--out', out, '--cfg-options', *options],
-        osp.join(run_dir, 'test.log'))
-    metrics = json.load(open(out))
-    metrics['train_seconds'] = round(seconds, 1)
-    return metrics
+from sapsam.utils.runs import data_root_options, train_and_test  # noqa: E402
 
 
 def print_table(results):
@@ -85,9 +41,9 @@ def main():
     cuhk = osp.join(args.data, 'CUHK-PEDES')
     results = {}
     print('== stage: baseline retriever (tiny CLIP + SDM)')
-    results['baseline (SDM)'] = train_and_test_retriever(
-        'baseline', 'configs/baseline/clip_sdm_synthetic.py', cuhk,
-        args.work_dir)
+    results['baseline (SDM)'] = train_and_test(
+        'configs/baseline/clip_sdm_synthetic.py',
+        osp.join(args.work_dir, 'baseline'), data_root_options(cuhk))
     with open(osp.join(args.work_dir, 'demo_results.json'), 'w') as f:
         json.dump(results, f, indent=2)
     print_table(results)

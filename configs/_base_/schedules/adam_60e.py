@@ -20,8 +20,10 @@ optim_wrapper = dict(
     ]))
 
 param_scheduler = [
+    # Warm-up per iteration: an epoch-wise LinearLR never applies its last
+    # step, so the lr would stay below the base lr for the whole run.
     dict(type=LinearLR, start_factor=0.1, end_factor=1.0, by_epoch=True,
-         begin=0, end=5),
+         begin=0, end=5, convert_to_iter_based=True),
     dict(type=CosineAnnealingLR, T_max=55, eta_min=0.0, by_epoch=True,
          begin=5, end=60),
 ]

@@ -19,8 +19,10 @@ optim_wrapper = dict(
                    'image_decoding_head'], lr_mult=2.0),
     ]))
 param_scheduler = [
+    # Warm-up per iteration: an epoch-wise LinearLR never applies its last
+    # step, so the lr would stay below the base lr for the whole run.
     dict(type=LinearLR, start_factor=0.1, end_factor=1.0, by_epoch=True,
-         begin=0, end=1),
+         begin=0, end=1, convert_to_iter_based=True),
     dict(type=CosineAnnealingLR, T_max=11, eta_min=0.0, by_epoch=True,
          begin=1, end=12),
 ]

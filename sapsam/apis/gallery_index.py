@@ -1,0 +1,256 @@
+"""Image features of a search gallery, saved with the model that made them."""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+#: Files of a saved index (a folder).
+FEATURES_FILE = 'features.npy'
+META_FILE = 'index.json'
+INDEX_FORMAT = 'sapsam-gallery-index'
+INDEX_VERSION = 1
+
+# About 2**24 similarity entries (64 MiB of float32) per query chunk.
+_CHUNK_NUM_ELEMENTS = 2**24
+
+
+class IndexMismatchError(RuntimeError):
+    """A gallery index was built by another model or preprocessing."""
+
+
+def _describe_difference(saved: Any, current: Any, prefix: str = ''
+                         ) -> List[str]:
+    """Paths (``a.b[2]``) at which two JSON-like values differ."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(saved) | set(current)):
+            out += _describe_difference(saved.get(key), current.get(key),
+                                        f'{prefix}.{key}' if prefix else key)
+        return out
+    if isinstance(saved, list) and isinstance(current, list) and \
+            len(saved) == len(current):
+        out = []
+        for i, (a, b) in enumerate(zip(saved, current)):
+            out += _describe_difference(a, b, f'{prefix}[{i}]')
+        return out
+    if saved != current:
+        return [f'{prefix or "value"}: index has {saved!r}, current is '
+                f'{current!r}']
+    return []
+
+
+class GalleryIndex:
+    """L2-normalised image features of a gallery plus where they came from.
+
+    Only features are kept (``(N, D)``), never images. The index records the
+    identity of the model that encoded the images (a hash of its weights and
+    of its architecture config) and the gallery preprocessing (pipeline and
+    normalisation), and :meth:`check_compatible` refuses another model.
+
+    Saved as a folder::
+
+        <path>/features.npy   (N, D) float32 or float16
+        <path>/index.json     paths, pids, model identity, preprocessing
+
+    Args:
+        features (np.ndarray | Tensor): ``(N, D)`` image features.
+        paths (list[str]): Image path of every row.
+        model_identity (dict): See ``sapsam.apis.model_identity``.
+        preprocessing (dict): See ``sapsam.apis.gallery_preprocessing``.
+        pids (list[int], optional): Person id of every row (labelled
+            galleries, e.g. a test split); None for a folder of images.
+        source (dict, optional): What the gallery is (folder and file
+            fingerprint, or dataset and split).
+    """
+
+    def __init__(self,
+                 features,
+                 paths: Sequence[str],
+                 model_identity: Dict[str, Any],
+                 preprocessing: Dict[str, Any],
+                 pids: Optional[Sequence[int]] = None,
+                 source: Optional[Dict[str, Any]] = None) -> None:
+        features = torch.as_tensor(np.asarray(features)).float()
+        if features.dim() != 2:
+            raise ValueError(f'features must be (N, D), got shape '
+                             f'{tuple(features.shape)}')
+        if features.shape[0] != len(paths):
+            raise ValueError(f'{features.shape[0]} feature rows but '
+                             f'{len(paths)} paths')
+        if pids is not None and len(pids) != len(paths):
+            raise ValueError(f'{len(pids)} pids but {len(paths)} paths')
+        self.features = features
+        self.paths = [str(p) for p in paths]
+        self.pids = None if pids is None else [int(p) for p in pids]
+        self.model_identity = dict(model_identity)
+        self.preprocessing = dict(preprocessing)
+        self.source = dict(source or {})
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    @property
+    def dim(self) -> int:
+        """Feature size D."""
+        return self.features.shape[1]
+
+    @property
+    def labelled(self) -> bool:
+        """Whether every gallery image has a person id."""
+        return self.pids is not None
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(images={len(self)}, dim={self.dim}, '
+                f'labelled={self.labelled}, model='
+                f'{self.model_identity.get("weights_hash", "?")[:12]})')
+
+    # ----------------------------------------------------------- checking
+    def check_compatible(self, model_identity: Dict[str, Any],
+                         preprocessing: Dict[str, Any],
+                         where: str = 'gallery index') -> None:
+        """Raise :class:`IndexMismatchError` unless the index was built by
+        this model (same weights and architecture) with this preprocessing.
+        """
+        problems = []
+        for key, what in (('weights_hash', 'model weights'),
+                          ('model_cfg_hash', 'model architecture config')):
+            saved, current = self.model_identity.get(key), \
+                model_identity.get(key)
+            if saved != current:
+                problems.append(f'{what} differ (index {str(saved)[:12]}, '
+                                f'this model {str(current)[:12]})')
+        problems += [f'preprocessing {d}' for d in _describe_difference(
+            self.preprocessing, preprocessing)]
+        if problems:
+            built_by = self.model_identity.get('checkpoint') or \
+                'an unknown checkpoint'
+            raise IndexMismatchError(
+                f'{where} was built by another model ({built_by}) and cannot '
+                f'be searched with this one ('
+                f'{model_identity.get("checkpoint") or "no checkpoint"}): ' +
+                '; '.join(problems[:8]) +
+                '. Encode the gallery images again with this model '
+                '(tools/search.py CONFIG CKPT --gallery IMAGE_FOLDER '
+                '[--rebuild], or sapsam.apis.build_gallery_index).')
+
+    # ------------------------------------------------------------- search
+    @torch.no_grad()
+    def query(self, text_feats: torch.Tensor,
+              topk: int = 10) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Top-k gallery rows of every query by cosine similarity.
+
+        Args:
+            text_feats (Tensor): ``(Q, D)`` L2-normalised query features.
+            topk (int): Rows per query (capped at the gallery size).
+
+        Returns:
+            tuple: scores ``(Q, k)`` float32, descending, and gallery indices
+            ``(Q, k)`` int64.
+        """
+        if text_feats.dim() != 2 or text_feats.shape[1] != self.dim:
+            raise ValueError(f'query features must be (Q, {self.dim}), got '
+                             f'{tuple(text_feats.shape)}')
+        if topk < 1:
+            raise ValueError(f'topk must be >= 1, got {topk}')
+        k = min(int(topk), len(self))
+        text_feats = text_feats.float().to(self.features.device)
+        rows = max(1, _CHUNK_NUM_ELEMENTS // max(1, len(self)))
+        scores, indices = [], []
+        for start in range(0, text_feats.shape[0], rows):
+            similarity = text_feats[start:start + rows] @ self.features.t()
+            top = similarity.topk(k, dim=1)
+            scores.append(top.values)
+            indices.append(top.indices)
+        return torch.cat(scores), torch.cat(indices)
+
+    @torch.no_grad()
+    def similarity(self, text_feats: torch.Tensor) -> torch.Tensor:
+        """Full ``(Q, N)`` cosine similarity (for evaluation-style use)."""
+        return text_feats.float().to(self.features.device) @ \
+            self.features.t()
+
+    # ---------------------------------------------------------------- io
+    @staticmethod
+    def is_index(path: str) -> bool:
+        """Whether ``path`` is a saved index folder."""
+        return osp.isfile(osp.join(path, META_FILE)) and \
+            osp.isfile(osp.join(path, FEATURES_FILE))
+
+    def save(self, path: str, dtype: str = 'float32') -> str:
+        """Write the index folder ``path`` (files replaced atomically).
+
+        Args:
+            path (str): Output folder (created).
+            dtype (str): ``'float32'`` or ``'float16'`` (half the disk).
+
+        Returns:
+            str: ``path``.
+        """
+        if dtype not in ('float32', 'float16'):
+            raise ValueError(f'dtype must be float32 or float16, got {dtype}')
+        os.makedirs(path, exist_ok=True)
+        meta = dict(format=INDEX_FORMAT, version=INDEX_VERSION,
+                    num_images=len(self), dim=self.dim, dtype=dtype,
+                    model_identity=self.model_identity,
+                    preprocessing=self.preprocessing, source=self.source,
+                    paths=self.paths, pids=self.pids)
+        fd, tmp = tempfile.mkstemp(dir=path, prefix='.tmp_', suffix='.npy')
+        os.close(fd)
+        try:
+            np.save(tmp, self.features.cpu().numpy().astype(dtype))
+            os.replace(tmp, osp.join(path, FEATURES_FILE))
+        finally:
+            if osp.exists(tmp):
+                os.remove(tmp)
+        fd, tmp = tempfile.mkstemp(dir=path, prefix='.tmp_', suffix='.json')
+        try:
+            with os.fdopen(fd, 'w', encoding='utf-8') as f:
+                json.dump(meta, f)
+            os.replace(tmp, osp.join(path, META_FILE))
+        finally:
+            if osp.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str) -> 'GalleryIndex':
+        """Read an index folder written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: ``path`` is not an index folder.
+            ValueError: the files are malformed or inconsistent (names the
+                file and what is wrong).
+        """
+        meta_file = osp.join(path, META_FILE)
+        feat_file = osp.join(path, FEATURES_FILE)
+        for f in (meta_file, feat_file):
+            if not osp.isfile(f):
+                raise FileNotFoundError(
+                    f'{path} is not a gallery index: {osp.basename(f)} is '
+                    f'missing (build one with tools/search.py or '
+                    f'sapsam.apis.build_gallery_index)')
+        try:
+            with open(meta_file, encoding='utf-8') as f:
+                meta = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f'{meta_file}: not valid JSON ({err})') from err
+        found = meta.get('format') if isinstance(meta, dict) else None
+        if found != INDEX_FORMAT:
+            raise ValueError(f'{meta_file}: not a sapsam gallery index '
+                             f'(format {found!r})')
+        if meta.get('version') != INDEX_VERSION:
+            raise ValueError(f'{meta_file}: index version '
+                             f'{meta.get("version")} is not supported '
+                             f'(expected {INDEX_VERSION}); rebuild it')
+        features = np.load(feat_file)
+        if features.shape != (meta['num_images'], meta['dim']):
+            raise ValueError(f'{feat_file}: shape {features.shape} does not '
+                             f'match {meta_file} ({meta["num_images"]} images '
+                             f'x {meta["dim"]})')
+        return cls(features, meta['paths'], meta['model_identity'],
+                   meta['preprocessing'], pids=meta.get('pids'),
+                   source=meta.get('source'))

@@ -1,0 +1,156 @@
+"""Draw what a retriever ranks first for the captions of a split.
+
+``python tools/analysis/visualize_retrieval.py CONFIG CKPT --split test
+--out-dir work_dirs/vis --num-queries 20`` encodes the split's gallery, ranks
+it for every caption and writes one picture per query (the caption, the
+top-k images, matches framed green and marked with a tick), the queries the
+model gets wrong first (worst rank of the first match first). It also writes
+``summary.json`` with the metrics and every query's rank of its first
+match.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from sapsam.apis import (GalleryIndex, build_gallery_index,  # noqa: E402
+                         encode_captions, init_retriever, load_gallery_index)
+from sapsam.evaluation.functional import (query_rank_stats,  # noqa: E402
+                                          summarize_rank_stats)
+from sapsam.registry import DATASETS  # noqa: E402
+
+# Query rows scored at once (rows x gallery floats).
+_ROWS_PER_CHUNK = 256
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Pictures of the top-k retrieved images per caption, '
+        'failures first')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--split', default='test',
+                        choices=['train', 'val', 'test'])
+    parser.add_argument('--out-dir', default='work_dirs/vis_retrieval')
+    parser.add_argument('--num-queries', type=int, default=20,
+                        help='pictures to write (failures first)')
+    parser.add_argument('--topk', type=int, default=10)
+    parser.add_argument('--index', help='a saved index of this split built '
+                        'by this model (skips encoding the gallery)')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--num-workers', type=int, default=0)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. '
+        'test_cfg.gallery_dataloader.dataset.data_root=DIR')
+    return parser.parse_args(argv)
+
+
+def split_dataset(model, split: str, view: str):
+    """The config's test gallery dataset for ``split`` and ``view``."""
+    cfg = model.cfg
+    loader = cfg.get('test_cfg', {}).get('gallery_dataloader') or \
+        cfg.get('val_cfg', {}).get('gallery_dataloader')
+    if loader is None:
+        raise KeyError(f'{cfg.filename} has no test_cfg.gallery_dataloader')
+    return DATASETS.build(dict(loader['dataset'], split=split, view=view,
+                               pipeline=[]))
+
+
+def rank_queries(index: GalleryIndex, text_feats: torch.Tensor,
+                 query_pids: torch.Tensor, topk: int):
+    """Top-k rows and the rank of the first match of every query."""
+    gallery_pids = torch.tensor(index.pids, dtype=torch.long)
+    first_rank, ap, inp = [], [], []
+    for start in range(0, len(text_feats), _ROWS_PER_CHUNK):
+        rows = slice(start, start + _ROWS_PER_CHUNK)
+        stats = query_rank_stats(index.similarity(text_feats[rows]),
+                                 query_pids[rows], gallery_pids)
+        first_rank.append(stats['first_rank'])
+        ap.append(stats['ap'])
+        inp.append(stats['inp'])
+    scores, rows = index.query(text_feats, topk)
+    return (torch.cat(first_rank), torch.cat(ap), torch.cat(inp), scores,
+            rows)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    model = init_retriever(args.config, args.checkpoint, device=args.device,
+                           cfg_options=args.cfg_options)
+    gallery = split_dataset(model, args.split, 'images')
+    if args.index:
+        index = load_gallery_index(model, args.index)
+        paths = [gallery.get_data_info(i)['img_path']
+                 for i in range(len(gallery))]
+        if index.pids is None or index.paths != paths:
+            raise ValueError(f'{args.index} is not an index of the '
+                             f'{args.split} split of {gallery.data_root}')
+    else:
+        index = build_gallery_index(model, gallery,
+                                    batch_size=args.batch_size,
+                                    num_workers=args.num_workers)
+    captions = split_dataset(model, args.split, 'captions')
+    infos = [captions.get_data_info(i) for i in range(len(captions))]
+    texts = [info['caption'] for info in infos]
+    query_pids = torch.tensor([int(info['pid']) for info in infos])
+    text_feats = encode_captions(model, texts)
+    first_rank, ap, inp, scores, rows = rank_queries(
+        index, text_feats, query_pids, args.topk)
+    metrics = summarize_rank_stats(first_rank, ap, inp)
+
+    # Failures first (worst first), then the correct ones; stable in query
+    # order.
+    order = sorted(range(len(texts)),
+                   key=lambda q: (first_rank[q] == 1, -int(first_rank[q]),
+                                  q))
+    from sapsam.visualization import RetrievalVisualizer
+    visualizer = RetrievalVisualizer()
+    os.makedirs(args.out_dir, exist_ok=True)
+    records = []
+    for q in range(len(texts)):
+        hits = [dict(rank=r + 1, path=index.paths[g], score=float(s),
+                     pid=index.pids[g])
+                for r, (s, g) in enumerate(zip(scores[q].tolist(),
+                                               rows[q].tolist()))]
+        records.append(dict(query=q, caption=texts[q],
+                            pid=int(query_pids[q]),
+                            first_match_rank=int(first_rank[q]),
+                            topk_pids=[h['pid'] for h in hits],
+                            picture=None, _hits=hits))
+    for position, q in enumerate(order[:args.num_queries]):
+        rec = records[q]
+        name = (f'{position:04d}_query{q}_rank{rec["first_match_rank"]}.png')
+        visualizer.add_retrieval(
+            name, [dict(text=rec['caption'], query_pid=rec['pid'],
+                        hits=rec['_hits'],
+                        title=f'query {q}, id {rec["pid"]}, first match at '
+                        f'rank {rec["first_match_rank"]}: ')],
+            out_file=osp.join(args.out_dir, name))
+        rec['picture'] = name
+    for rec in records:
+        rec.pop('_hits')
+    summary = dict(split=args.split, num_queries=len(texts),
+                   num_gallery=len(index), metrics=metrics,
+                   failures=int((first_rank > 1).sum()),
+                   queries=[records[q] for q in order])
+    with open(osp.join(args.out_dir, 'summary.json'), 'w',
+              encoding='utf-8') as f:
+        json.dump(summary, f, indent=1)
+    print(' '.join(f'{k}: {v:.2f}' for k, v in metrics.items()))
+    print(f'{summary["failures"]} of {len(texts)} queries miss at rank 1; '
+          f'wrote {min(args.num_queries, len(texts))} pictures and '
+          f'summary.json to {args.out_dir}')
+    return summary
+
+
+if __name__ == '__main__':
+    main()
