@@ -1,7 +1,8 @@
 # Runtime settings shared by every sapsam config.
 from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook,
                             LoggerHook, ParamSchedulerHook)
-from mmengine.visualization import LocalVisBackend, Visualizer
+from mmengine.visualization import (LocalVisBackend, TensorboardVisBackend,
+                                    Visualizer)
 
 default_scope = 'sapsam'
 
@@ -21,10 +22,10 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
-# Training curves and metrics go to the work dir (scalars.json, vis_data/).
-# Add dict(type=TensorboardVisBackend) (mmengine.visualization) to also
-# write TensorBoard event files (requires `pip install tensorboard`).
-vis_backends = [dict(type=LocalVisBackend)]
+# Training curves and metrics go to <work_dir>/<timestamp>/vis_data/:
+# scalars.json (LocalVisBackend) and TensorBoard event files
+# (`tensorboard --logdir work_dirs`).
+vis_backends = [dict(type=LocalVisBackend), dict(type=TensorboardVisBackend)]
 visualizer = dict(type=Visualizer, vis_backends=vis_backends,
                   name='visualizer')
 

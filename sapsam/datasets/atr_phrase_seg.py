@@ -1,0 +1,155 @@
+"""ATR phrase segmentation: (image, phrase, binary mask of its part)."""
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from mmengine.dataset import BaseDataset
+
+from sapsam.registry import DATASETS
+from .base_tbpr_dataset import AnnotationError, load_json
+
+#: ATR label ids (``atr_label.txt``).
+ATR_CLASSES = ('background', 'hat', 'hair', 'sunglass', 'upper-clothes',
+               'skirt', 'pants', 'dress', 'belt', 'left-shoe', 'right-shoe',
+               'face', 'left-leg', 'right-leg', 'left-arm', 'right-arm', 'bag',
+               'scarf')
+
+#: Group key -> ATR ids of the ground-truth mask, as the official Person-SAM
+#: training builds it (method.md §2.2): hair without face, shoes without legs.
+OFFICIAL_GROUPS = {
+    '1': (1, ), '2': (2, ), '3': (3, ), '4': (4, ), '5': (5, ), '6': (6, ),
+    '7': (7, ), '9': (9, 10), '16': (16, )}
+
+#: The merges of supplement Table 1 (used there for the BLIP-2 crops).
+SUPPLEMENT_GROUPS = dict(OFFICIAL_GROUPS, **{
+    '2': (2, 11), '3': (3, 11), '9': (9, 10, 12, 13)})
+
+GROUP_TABLES = dict(official=OFFICIAL_GROUPS, supplement=SUPPLEMENT_GROUPS)
+
+#: Readable name of each group key.
+GROUP_NAMES = {
+    '1': 'hat', '2': 'hair', '3': 'sunglass', '4': 'upper-clothes',
+    '5': 'skirt', '6': 'pants', '7': 'dress', '9': 'shoes', '16': 'bag'}
+
+
+@DATASETS.register_module()
+class ATRPhraseSegDataset(BaseDataset):
+    """Phrase records of ATR for training/evaluating Person-SAM.
+
+    Reads the official layout::
+
+        data_root/JPEGImages/<name>.jpg
+        data_root/SegmentationClassAug/<stem>.png   # ATR label map, uint8
+        data_root/atr_item_descriptions_{train,dev,test}.json
+
+    where each JSON record ``{"name", "idx", "text"}`` is one (image, group,
+    phrase) triple (method.md §1.5). One sample is one record: the image, the
+    phrase (``text``) and, through :class:`LoadPhraseMask`, the binary mask of
+    the ATR ids of the record's group. Images and masks are paired by file
+    stem. Every record is checked when the dataset is built: a malformed
+    record, an empty phrase, a group id missing from the table or a missing
+    image/mask file raises an error naming the file and the record.
+
+    Args:
+        ann_file (str): Record file, relative to ``data_root``.
+        group_table (str | dict): ``'official'`` (default; {2}, {3}, {9, 10},
+            the masks the official model was trained on), ``'supplement'``
+            (supplement Table 1's merges: hair+face, sunglass+face,
+            shoes+legs) or a dict ``{group key: [ATR ids]}``.
+        seg_map_suffix (str): Suffix of the label maps. Defaults to '.png'.
+        check_files (bool): Check that every image and mask exists.
+            Defaults to True.
+        data_prefix (dict): ``img_path`` and ``seg_map_path`` folders.
+        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
+
+    Data info keys: ``img_path``, ``seg_map_path``, ``text``, ``group_id``
+    (str), ``mask_class_ids`` (tuple[int]), ``record_idx``, ``record``
+    (``'<ann_file> record <i> (<name>)'``, used in error messages).
+    """
+
+    METAINFO = dict(classes=('background', 'foreground'),
+                    palette=[[0, 0, 0], [255, 255, 255]],
+                    group_names=GROUP_NAMES)
+
+    def __init__(self,
+                 ann_file: str,
+                 group_table: Union[str, Mapping[str, Sequence[int]]] =
+                 'official',
+                 seg_map_suffix: str = '.png',
+                 check_files: bool = True,
+                 data_prefix: Optional[dict] = None,
+                 **kwargs) -> None:
+        self.group_table = self._resolve_groups(group_table)
+        self.seg_map_suffix = seg_map_suffix
+        self.check_files = check_files
+        if data_prefix is None:
+            data_prefix = dict(img_path='JPEGImages',
+                               seg_map_path='SegmentationClassAug')
+        super().__init__(ann_file=ann_file, data_prefix=data_prefix,
+                         **kwargs)
+
+    @staticmethod
+    def _resolve_groups(
+            group_table: Union[str, Mapping]) -> Dict[str, Tuple[int, ...]]:
+        if isinstance(group_table, str):
+            if group_table not in GROUP_TABLES:
+                raise KeyError(f'unknown group_table {group_table!r}; use '
+                               f'{sorted(GROUP_TABLES)} or a dict')
+            return dict(GROUP_TABLES[group_table])
+        table = {}
+        for key, ids in dict(group_table).items():
+            ids = tuple(int(i) for i in ids)
+            if not ids or any(not 0 < i < len(ATR_CLASSES) for i in ids):
+                raise ValueError(f'group {key!r}: ATR ids must be in '
+                                 f'1..{len(ATR_CLASSES) - 1}, got {ids}')
+            table[str(key)] = ids
+        return table
+
+    def load_data_list(self) -> List[dict]:
+        records = load_json(self.ann_file)
+        if not isinstance(records, list):
+            raise AnnotationError(f'{self.ann_file}: expected a JSON list of '
+                                  f'{{name, idx, text}} records, got '
+                                  f'{type(records).__name__}')
+        img_dir = self.data_prefix.get('img_path', '')
+        seg_dir = self.data_prefix.get('seg_map_path', '')
+        exists: Dict[str, bool] = {}
+
+        def is_file(path: str) -> bool:
+            if path not in exists:
+                exists[path] = osp.isfile(path)
+            return exists[path]
+
+        data_list = []
+        for i, record in enumerate(records):
+            where = f'{self.ann_file} record {i}'
+            if not isinstance(record, dict) or not {'name', 'idx', 'text'} \
+                    <= set(record):
+                raise AnnotationError(f'{where}: expected keys name, idx, '
+                                      f'text, got {record!r}')
+            name, text = record['name'], record['text']
+            where = f'{where} ({name})'
+            if not isinstance(name, str) or not name:
+                raise AnnotationError(f'{where}: bad image name {name!r}')
+            if not isinstance(text, str) or not text.strip():
+                raise AnnotationError(f'{where}: empty phrase {text!r}')
+            group = str(record['idx'])
+            if group not in self.group_table:
+                raise AnnotationError(
+                    f'{where}: group id {record["idx"]!r} is not in the group '
+                    f'table (known: {sorted(self.group_table, key=int)})')
+            img_path = osp.join(img_dir, name)
+            seg_map_path = osp.join(
+                seg_dir, osp.splitext(name)[0] + self.seg_map_suffix)
+            if self.check_files:
+                if not is_file(img_path):
+                    raise FileNotFoundError(f'{where}: image not found: '
+                                            f'{img_path}')
+                if not is_file(seg_map_path):
+                    raise FileNotFoundError(f'{where}: mask PNG not found: '
+                                            f'{seg_map_path}')
+            data_list.append(dict(
+                img_path=img_path, seg_map_path=seg_map_path,
+                text=text.strip(), group_id=group,
+                mask_class_ids=self.group_table[group], record_idx=i,
+                record=where, reduce_zero_label=False, seg_fields=[]))
+        return data_list
