@@ -9,9 +9,9 @@ image_size = 1024
 model = dict(
     type=PersonSAM,
     data_preprocessor=dict(type=SAMDataPreprocessor, image_size=image_size),
-    sam=dict(arch='vit_b', checkpoint='data/weights/sam_vit_b_01ec64.pth'),
+    sam=dict(arch='vit_b', checkpoint='checkpoints/sam/sam_vit_b_01ec64.pth'),
     text_encoder=dict(type=BertTextEncoder,
-                      pretrained='data/weights/bert-base-uncased',
+                      pretrained='checkpoints/bert-base-uncased',
                       max_length=16, frozen=True),
     # Swap for CLSPrompt / DensePrompt / DotPrompt (supplement Table 5).
     # use_key_padding_mask=False reproduces the official MCA (B12).

@@ -28,7 +28,7 @@ class BertTextEncoder(BaseModule):
         init_cfg (dict | list, optional): MMEngine init config.
 
     Examples:
-        >>> encoder = BertTextEncoder('data/weights/bert-base-uncased')
+        >>> encoder = BertTextEncoder('checkpoints/bert-base-uncased')
         >>> feats, mask = encoder(['long hair', 'a black bag'])
         >>> feats.shape, mask.shape   # (2, 16, 768), (2, 16)
     """
