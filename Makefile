@@ -16,7 +16,8 @@ $(STAMPS)/install: requirements/runtime.txt requirements/tests.txt setup.py
 # The procedural synthetic benchmark in the official file formats, plus tiny
 # random weights (SAM, BERT) for the CPU-sized Person-SAM.
 data: install
-	$(PYTHON) tools/dataset_converters/generate_synthetic.py --out $(SYNTH)
+	$(PYTHON) tools/dataset_converters/generate_synthetic.py --out $(SYNTH) --no-progress
+	$(PYTHON) tools/misc/make_tiny_weights.py --out $(SYNTH)/weights
 
 demo: data
 	$(PYTHON) tools/misc/run_demo.py --data $(SYNTH) --work-dir work_dirs/demo

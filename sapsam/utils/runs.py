@@ -16,16 +16,17 @@ TBPR_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
 
 
 def run_command(cmd: Sequence[str], log_path: str,
-                echo: Iterable[str] = ('Epoch(', 'results:', '|', '+')
-                ) -> float:
+                echo: Iterable[str] = ('Epoch(', 'results:', '|', '+'),
+                env: Optional[Dict[str, str]] = None) -> float:
     """Run ``cmd`` in the repository, write its output to ``log_path`` and
     echo the lines containing one of ``echo``; return the wall time.
+    ``env`` adds environment variables.
 
     Raises:
         RuntimeError: naming the log file when the command fails.
     """
     print(f'$ {" ".join(cmd)}', flush=True)
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep +
+    env = dict(os.environ, **(env or {}), PYTHONPATH=REPO_ROOT + os.pathsep +
                os.environ.get('PYTHONPATH', ''))
     start = time.time()
     with open(log_path, 'w', encoding='utf-8') as log:
@@ -61,8 +62,8 @@ def best_or_last_checkpoint(work_dir: str) -> str:
 
 def train_and_test(config: str, work_dir: str,
                    options: Optional[Sequence[str]] = None,
-                   test_options: Optional[Sequence[str]] = None
-                   ) -> Dict[str, float]:
+                   test_options: Optional[Sequence[str]] = None,
+                   env: Optional[Dict[str, str]] = None) -> Dict[str, float]:
     """Train ``config`` with ``tools/train.py``, test the best (else last)
     checkpoint with ``tools/test.py``; return the test metrics plus
     ``train_seconds`` and ``checkpoint``."""
@@ -70,13 +71,14 @@ def train_and_test(config: str, work_dir: str,
     options = list(options or [])
     seconds = run_command(
         [sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
-         '--cfg-options', *options], osp.join(work_dir, 'train.log'))
+         '--cfg-options', *options], osp.join(work_dir, 'train.log'),
+        env=env)
     ckpt = best_or_last_checkpoint(work_dir)
     out = osp.join(work_dir, 'test_metrics.json')
     run_command([sys.executable, 'tools/test.py', config, ckpt, '--work-dir',
                  work_dir, '--out', out, '--cfg-options',
                  *(test_options if test_options is not None else options)],
-                osp.join(work_dir, 'test.log'))
+                osp.join(work_dir, 'test.log'), env=env)
     with open(out, encoding='utf-8') as f:
         metrics = json.load(f)
     metrics['train_seconds'] = round(seconds, 1)
