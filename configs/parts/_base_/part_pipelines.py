@@ -4,14 +4,15 @@
 # foreground priority), and phrase spans in the CLIP tokens.
 # Import from a SAP-SAM config and give the train dataset
 # part_files=dict(data_final='auto', score_dict='auto', seg_dir='segs').
-# The masked-language transform of the retrieval model goes after
-# FindPhraseSpans.
+# Part-aware token masking (p' = 0.35 inside phrase spans) follows the span
+# search; faithful=True there reproduces B1/B3.
 from mmcv.transforms import LoadImageFromFile, RandomFlip, Resize
 
 from sapsam.datasets.transforms import (FindPhraseSpans, LoadPartMasks,
                                         MergePartMasks, PackTBPRInputs,
-                                        PatchLabels, RandomCrop,
-                                        RandomErasing, TokenizeCaption)
+                                        PartAwareMaskTokens, PatchLabels,
+                                        RandomCrop, RandomErasing,
+                                        TokenizeCaption)
 
 max_parts = 6
 tokenizer = dict(type='CLIPTokenizer', context_length=77)
@@ -30,6 +31,7 @@ part_train_pipeline = [
     dict(type=TokenizeCaption, tokenizer=tokenizer),
     dict(type=FindPhraseSpans, max_parts=max_parts, max_mismatch=2,
          tokenizer=tokenizer),
+    dict(type=PartAwareMaskTokens, part_mask_prob=0.35, mask_prob=0.15),
     dict(type=PackTBPRInputs),
 ]
 
@@ -46,5 +48,6 @@ part_train_pipeline_synthetic = [
     dict(type=TokenizeCaption, tokenizer=tokenizer),
     dict(type=FindPhraseSpans, max_parts=max_parts, max_mismatch=2,
          tokenizer=tokenizer),
+    dict(type=PartAwareMaskTokens, part_mask_prob=0.35, mask_prob=0.15),
     dict(type=PackTBPRInputs),
 ]

@@ -1,0 +1,378 @@
+"""Readers and writers of the official SAP-SAM part files.
+
+The file formats follow the official release (method.md §1.5, §3, §4):
+
+- ``atr_item_descriptions_<split>.json``: a list of ``{"name": "<ATR jpg>",
+  "idx": "<group key>", "text": "<phrase>"}`` records, one per (image, group).
+- ``<DATASET>_data_final_<N>.json``: a list of ``{"name": "/<image path
+  relative to imgs/>", "attribute": [phrases], "idx": <caption index in the
+  train list>, "sentence": <caption>}`` records; ``N`` = number of train
+  captions.
+- ``<DATASET>_score_dict_<N-1>.json``: ``{seg stem: {"score": float, "text":
+  phrase}}``.
+- ``segs/<stem>.png``: a 0/1 uint8 mask per (caption, phrase), where
+  ``stem = "_".join([str(idx)] + name_without_ext.split("/") + [str(i)])``.
+
+Every reader validates records and raises a :class:`PartFileError` that names
+the file, the record and what is wrong. Writers produce byte-identical output
+to the official files (``json.dump`` defaults) and write atomically, so an
+interrupted run never leaves a truncated file behind.
+"""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+# ATR label ids (../shared/data/atr_label.txt).
+ATR_CLASSES = ('background', 'hat', 'hair', 'sunglass', 'upper-clothes',
+               'skirt', 'pants', 'dress', 'belt', 'left-shoe', 'right-shoe',
+               'face', 'left-leg', 'right-leg', 'left-arm', 'right-arm',
+               'bag', 'scarf')
+
+# Semantic groups of stage 1, keyed by their first ATR id (string keys, as in
+# the official files). The crop given to the VLM keeps the pixels of every id
+# of the group (supplement Table 1).
+ATR_CROP_GROUPS: Dict[str, Tuple[int, ...]] = {
+    '1': (1, ),
+    '2': (2, 11),
+    '3': (3, 11),
+    '4': (4, ),
+    '5': (5, ),
+    '6': (6, ),
+    '7': (7, ),
+    '9': (9, 10, 12, 13),
+    '16': (16, ),
+}
+
+# The classes each phrase actually describes: the Person-SAM target merges of
+# the official training code (method.md §2.2): hair without face, glasses
+# without face, shoes without legs.
+ATR_PART_GROUPS: Dict[str, Tuple[int, ...]] = {
+    '1': (1, ),
+    '2': (2, ),
+    '3': (3, ),
+    '4': (4, ),
+    '5': (5, ),
+    '6': (6, ),
+    '7': (7, ),
+    '9': (9, 10),
+    '16': (16, ),
+}
+
+ATR_GROUP_NAMES: Dict[str, str] = {
+    '1': 'hat',
+    '2': 'hair',
+    '3': 'glasses',
+    '4': 'clothes',
+    '5': 'skirt',
+    '6': 'pants',
+    '7': 'dress',
+    '9': 'shoes',
+    '16': 'bag',
+}
+
+# Supplement Table 3: BLIP-2 prompts; the generated continuation is the
+# phrase.
+ATR_GROUP_PROMPTS: Dict[str, str] = {
+    '1': 'Question: What kind of hat is this? Answer: It is',
+    '2': 'Question: What kind of hair is she? Answer: She has',
+    '3': 'Question: What kind of glasses is this? Answer: It is',
+    '4': 'Question: What kind of clothes is this? Answer: It is',
+    '5': 'Question: What kind of skirt is this? Answer: It is',
+    '6': 'Question: What kind of pants is this? Answer: It is',
+    '7': 'Question: What kind of dress is this? Answer: It is',
+    '9': 'Question: What shoes is she wearing? Answer: She is wearing',
+    '16': 'Question: What kind of bag is this? Answer: It is',
+}
+
+TBPR_DATASET_NAMES = ('CUHK-PEDES', 'ICFG-PEDES', 'RSTPReid')
+
+
+class PartFileError(ValueError):
+    """A part file or one of its records is malformed."""
+
+
+def _load_json(path: str, expected_type: type, what: str) -> Any:
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} file not found: {path}')
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise PartFileError(f'{path}: not valid JSON ({err})') from err
+    if not isinstance(data, expected_type):
+        raise PartFileError(f'{path}: expected a JSON '
+                            f'{expected_type.__name__} of {what} records, '
+                            f'got {type(data).__name__}')
+    return data
+
+
+def atomic_write_json(path: str, obj: Any) -> None:
+    """Write ``obj`` as JSON (``json.dump`` defaults) through a temp file."""
+    out_dir = osp.dirname(osp.abspath(path))
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix='.tmp_',
+                               suffix=osp.basename(path))
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_atr_labels(path: str) -> List[str]:
+    """Class names of an ``atr_label.txt`` (one ``name id`` line per class).
+
+    Raises:
+        PartFileError: if a line is malformed or ids are not 0..K-1 in order.
+    """
+    names = []
+    with open(path, encoding='utf-8') as f:
+        for line_no, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or not fields[1].isdigit():
+                raise PartFileError(f'{path}:{line_no}: expected "name id", '
+                                    f'got {line.rstrip()!r}')
+            if int(fields[1]) != len(names):
+                raise PartFileError(f'{path}:{line_no}: id {fields[1]} out of '
+                                    f'order, expected {len(names)}')
+            names.append(fields[0])
+    return names
+
+
+# --------------------------------------------------------------------------
+# Stage 1: ATR phrases.
+
+
+def _check_atr_record(rec: Any, path: str, i: int) -> None:
+    where = f'{path}: record {i}'
+    if not isinstance(rec, dict):
+        raise PartFileError(f'{where}: expected a dict, got {rec!r}')
+    missing = {'name', 'idx', 'text'} - set(rec)
+    if missing:
+        raise PartFileError(f'{where}: missing keys {sorted(missing)} in '
+                            f'{rec}')
+    if not isinstance(rec['name'], str) or not rec['name']:
+        raise PartFileError(f'{where}: "name" must be a non-empty string, '
+                            f'got {rec["name"]!r}')
+    if not isinstance(rec['idx'], str) or rec['idx'] not in ATR_CROP_GROUPS:
+        raise PartFileError(
+            f'{where} ({rec["name"]}): "idx" must be a group key string '
+            f'among {list(ATR_CROP_GROUPS)}, got {rec["idx"]!r}')
+    if not isinstance(rec['text'], str) or not rec['text'].strip():
+        raise PartFileError(f'{where} ({rec["name"]}): "text" must be a '
+                            f'non-empty string, got {rec["text"]!r}')
+
+
+def read_atr_descriptions(path: str) -> List[dict]:
+    """Read an ``atr_item_descriptions_*.json`` file (validated)."""
+    records = _load_json(path, list, 'ATR phrase')
+    for i, rec in enumerate(records):
+        _check_atr_record(rec, path, i)
+    return records
+
+
+def write_atr_descriptions(path: str, records: Sequence[dict]) -> None:
+    """Write ATR phrase records ``{name, idx, text}`` (validated first)."""
+    records = [dict(name=r['name'], idx=r['idx'], text=r['text'])
+               for r in records]
+    for i, rec in enumerate(records):
+        _check_atr_record(rec, path, i)
+    atomic_write_json(path, records)
+
+
+# --------------------------------------------------------------------------
+# Stage 3: caption phrases.
+
+
+def data_final_filename(dataset_name: str, num_captions: int) -> str:
+    """``<DATASET>_data_final_<N>.json`` (N = number of train captions)."""
+    return f'{dataset_name}_data_final_{num_captions}.json'
+
+
+def score_dict_filename(dataset_name: str, num_captions: int) -> str:
+    """``<DATASET>_score_dict_<N-1>.json`` (the last caption index)."""
+    return f'{dataset_name}_score_dict_{num_captions - 1}.json'
+
+
+def official_name(rel_path: str) -> str:
+    """``name`` field of a data_final record: the path under ``imgs/`` with
+    the official leading slash (``"CUHK01/0363004.png"`` ->
+    ``"/CUHK01/0363004.png"``)."""
+    return '/' + rel_path.replace(os.sep, '/').lstrip('/')
+
+
+def flatten_attributes(attribute: Any) -> List[str]:
+    """Phrases of a record's ``attribute`` field, nested lists flattened.
+
+    The official files contain ``[["a", "b"]]`` and list elements
+    (``["a", ["b"]]``); both give ``["a", "b"]``. Blank strings are kept so
+    phrase indices (and hence seg file names) stay aligned with the file.
+    """
+    if isinstance(attribute, str):
+        return [attribute]
+    phrases = []
+    for item in attribute:
+        phrases.extend(flatten_attributes(item))
+    return phrases
+
+
+def _check_data_final_record(rec: Any, path: str, i: int) -> None:
+    where = f'{path}: record {i}'
+    if not isinstance(rec, dict):
+        raise PartFileError(f'{where}: expected a dict, got {rec!r}')
+    missing = {'name', 'attribute', 'idx', 'sentence'} - set(rec)
+    if missing:
+        raise PartFileError(f'{where}: missing keys {sorted(missing)}')
+    if not isinstance(rec['idx'], int) or isinstance(rec['idx'], bool) \
+            or rec['idx'] < 0:
+        raise PartFileError(f'{where}: "idx" must be a caption index >= 0, '
+                            f'got {rec["idx"]!r}')
+    where = f'{where} (idx {rec["idx"]})'
+    if not isinstance(rec['name'], str) or not rec['name']:
+        raise PartFileError(f'{where}: "name" must be a non-empty string, '
+                            f'got {rec["name"]!r}')
+    if not isinstance(rec['sentence'], str):
+        raise PartFileError(f'{where}: "sentence" must be a string')
+
+    def valid(attr):
+        return isinstance(attr, str) or (isinstance(attr, list)
+                                         and all(valid(a) for a in attr))
+
+    if not isinstance(rec['attribute'], list) or not valid(rec['attribute']):
+        raise PartFileError(f'{where}: "attribute" must be a (possibly '
+                            f'nested) list of strings, got '
+                            f'{rec["attribute"]!r}')
+
+
+def read_data_final(path: str) -> List[dict]:
+    """Read a ``<DATASET>_data_final_<N>.json`` file (validated).
+
+    Raises:
+        PartFileError: malformed records or two records with the same idx.
+    """
+    records = _load_json(path, list, 'caption phrase')
+    seen = {}
+    for i, rec in enumerate(records):
+        _check_data_final_record(rec, path, i)
+        if rec['idx'] in seen:
+            raise PartFileError(f'{path}: records {seen[rec["idx"]]} and {i} '
+                                f'both have idx {rec["idx"]}')
+        seen[rec['idx']] = i
+    return records
+
+
+def write_data_final(path: str, records: Sequence[dict]) -> None:
+    """Write data_final records ``{name, attribute, idx, sentence}``."""
+    records = [
+        dict(name=r['name'], attribute=r['attribute'], idx=r['idx'],
+             sentence=r['sentence']) for r in records
+    ]
+    for i, rec in enumerate(records):
+        _check_data_final_record(rec, path, i)
+    atomic_write_json(path, records)
+
+
+# --------------------------------------------------------------------------
+# Stage 4: seg masks and scores.
+
+
+def seg_stem(caption_idx: int, name: str, phrase_idx: int) -> str:
+    """Official seg file stem of phrase ``phrase_idx`` of a caption.
+
+    Examples:
+        >>> seg_stem(0, '/CUHK01/0363004.png', 0)
+        '0__CUHK01_0363004_0'
+    """
+    stem = osp.splitext(name)[0]
+    return '_'.join([str(caption_idx)] + stem.split('/') + [str(phrase_idx)])
+
+
+def _check_score_entry(key: Any, value: Any, path: str) -> None:
+    if not isinstance(value, dict) or 'score' not in value \
+            or 'text' not in value:
+        raise PartFileError(f'{path}: entry {key!r} must be a dict with '
+                            f'"score" and "text", got {value!r}')
+    if not isinstance(value['score'], (int, float)) \
+            or isinstance(value['score'], bool):
+        raise PartFileError(f'{path}: entry {key!r}: "score" must be a '
+                            f'number, got {value["score"]!r}')
+    if not isinstance(value['text'], str):
+        raise PartFileError(f'{path}: entry {key!r}: "text" must be a string')
+
+
+def read_score_dict(path: str) -> Dict[str, dict]:
+    """Read a ``<DATASET>_score_dict_<N-1>.json`` file (validated)."""
+    scores = _load_json(path, dict, 'score')
+    for key, value in scores.items():
+        _check_score_entry(key, value, path)
+    return scores
+
+
+def write_score_dict(path: str, scores: Dict[str, dict]) -> None:
+    """Write ``{stem: {"score": float, "text": str}}``."""
+    scores = {k: dict(score=float(v['score']), text=v['text'])
+              for k, v in scores.items()}
+    for key, value in scores.items():
+        _check_score_entry(key, value, path)
+    atomic_write_json(path, scores)
+
+
+def pair_by_stem(image_dir: str,
+                 mask_dir: str,
+                 image_exts: Sequence[str] = ('.jpg', '.jpeg', '.png'),
+                 mask_ext: str = '.png') -> Tuple[List[Tuple[str, str, str]],
+                                                  List[str]]:
+    """Pair images with their label maps by file stem, sorted by name.
+
+    The official stage-1 script paired two unsorted directory listings
+    (B9), which mis-pairs on most file systems.
+
+    Returns:
+        tuple: ``[(image file name, image path, mask path), ...]`` and the
+        image file names that have no mask.
+    """
+    for d in (image_dir, mask_dir):
+        if not osp.isdir(d):
+            raise FileNotFoundError(f'directory not found: {d}')
+    masks = {osp.splitext(f)[0]: f for f in os.listdir(mask_dir)
+             if f.lower().endswith(mask_ext)}
+    pairs, unpaired = [], []
+    for fname in sorted(os.listdir(image_dir)):
+        stem, ext = osp.splitext(fname)
+        if ext.lower() not in image_exts:
+            continue
+        if stem in masks:
+            pairs.append((fname, osp.join(image_dir, fname),
+                          osp.join(mask_dir, masks[stem])))
+        else:
+            unpaired.append(fname)
+    return pairs, unpaired
+
+
+def find_part_files(dataset_dir: str,
+                    dataset_name: str) -> Tuple[Optional[str], Optional[str]]:
+    """Paths of ``<DATASET>_data_final_*.json`` and ``_score_dict_*.json``
+    inside ``dataset_dir`` (``None`` where absent).
+
+    Raises:
+        PartFileError: if several candidates exist for either file.
+    """
+    found = []
+    for kind in ('data_final', 'score_dict'):
+        prefix = f'{dataset_name}_{kind}_'
+        hits = sorted(
+            f for f in (os.listdir(dataset_dir) if osp.isdir(dataset_dir)
+                        else []) if f.startswith(prefix)
+            and f.endswith('.json') and f[len(prefix):-5].isdigit())
+        if len(hits) > 1:
+            raise PartFileError(f'{dataset_dir}: several {kind} files {hits}; '
+                                f'pass the one to use explicitly')
+        found.append(osp.join(dataset_dir, hits[0]) if hits else None)
+    return found[0], found[1]

@@ -1,0 +1,205 @@
+"""Stage 4: Person-SAM part masks for every phrase of every train caption.
+
+For each record of ``<DATASET>_data_final_<N>.json`` the training image is
+encoded **once** and all its phrases are decoded in batches
+(``PersonSAM.segment_phrases``; the official script re-encoded the image for
+every phrase). Writes ``<out_dir>/segs/<stem>.png`` (0/1 uint8 masks at the
+image's original resolution, official names, method.md §4) and
+``<out_dir>/<DATASET>_score_dict_<N-1>.json`` (``{stem: {score, text}}``).
+Nested attribute lists are flattened, as the loader does.
+
+Resumable: after a record's masks are written, one JSON line with its
+scores is appended to ``<out_dir>/score_progress/*.jsonl``; a rerun skips
+those records. Shardable: ``--shard i/n`` in independent processes, or
+``--launcher pytorch`` under torchrun (shard = rank). The run that finds
+every record done writes the score dict.
+
+Example::
+
+    python tools/data/generate_part_masks.py \
+        configs/parts/part_masks_synthetic_cuhk.py \
+        --checkpoint work_dirs/mca_atr_synthetic/best.pth
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+import mmcv  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import (barrier, get_dist_info, init_dist,  # noqa: E402
+                           is_main_process)
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import load_checkpoint  # noqa: E402
+from mmengine.utils import ProgressBar  # noqa: E402
+
+from sapsam.parts.formats import (flatten_attributes,  # noqa: E402
+                                  read_data_final, score_dict_filename,
+                                  seg_stem, write_score_dict)
+from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
+                                   read_progress)
+from sapsam.registry import MODELS  # noqa: E402
+from sapsam.utils import patch_mmengine_checkpoint_loading  # noqa: E402
+
+PROGRESS_DIR = 'score_progress'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='config file (configs/parts/...)')
+    parser.add_argument('--checkpoint', help='trained Person-SAM weights '
+                        '(overrides cfg.checkpoint; a trusted file)')
+    parser.add_argument('--out-dir', help='overrides cfg.out_dir')
+    parser.add_argument('--shard', default='0/1',
+                        help='process shard i of n ("i/n")')
+    parser.add_argument('--device', help='overrides cfg.device')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help='one shard per rank')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser.parse_args(argv)
+
+
+def init_distributed(launcher):
+    """NCCL through MMEngine with GPUs; a gloo group on CPU (torchrun)."""
+    if torch.cuda.is_available():
+        init_dist(launcher)
+    elif launcher == 'pytorch':
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(backend='gloo')
+    else:
+        raise ValueError(f'--launcher {launcher} without GPUs: use torchrun '
+                         '(--launcher pytorch) or --shard i/n')
+    return get_dist_info()
+
+
+def resolve_data_final(cfg, out_dir):
+    path = cfg.data_final
+    if path == 'auto':
+        prefix = f'{cfg.dataset_name}_data_final_'
+        hits = sorted(f for f in os.listdir(out_dir) if f.startswith(prefix)
+                      and f.endswith('.json')
+                      and f[len(prefix):-5].isdigit()) \
+            if osp.isdir(out_dir) else []
+        if len(hits) != 1:
+            raise FileNotFoundError(
+                f'data_final="auto" needs exactly one {prefix}<N>.json in '
+                f'{out_dir}, found {hits}; run tools/data/split_captions.py '
+                'first or set data_final')
+        path = osp.join(out_dir, hits[0])
+    stem = osp.splitext(osp.basename(path))[0]
+    num = stem.rsplit('_', 1)[-1]
+    if not num.isdigit():
+        raise ValueError(f'{path}: expected a <DATASET>_data_final_<N>.json '
+                         'name (N = number of train captions)')
+    return path, int(num)
+
+
+def build_model(cfg, checkpoint, device):
+    init_default_scope(cfg.get('default_scope', 'sapsam'))
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        patch_mmengine_checkpoint_loading()
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    else:
+        print_log('no --checkpoint: using the weights the model config '
+                  'loads (an untrained Person-SAM gives meaningless masks)',
+                  logger='current', level=30)
+    return model.to(device).eval()
+
+
+def segment_record(model, record, image_path, seg_dir, batch_size):
+    """Masks and scores of one record; returns ``{stem: {score, text}}``."""
+    phrases = flatten_attributes(record['attribute'])
+    stems = [seg_stem(record['idx'], record['name'], i)
+             for i in range(len(phrases))]
+    keep = [i for i, p in enumerate(phrases) if p.strip()]
+    if not keep:
+        return {}
+    image = mmcv.imread(image_path, channel_order='rgb')
+    if image is None:
+        raise FileNotFoundError(f'record idx {record["idx"]} '
+                                f'({record["name"]}): cannot read image '
+                                f'{image_path}')
+    with torch.no_grad():
+        masks, scores = model.segment_phrases(
+            image, [phrases[i] for i in keep], batch_size=batch_size)
+    out = {}
+    for i, mask, score in zip(keep, masks, scores):
+        path = osp.join(seg_dir, stems[i] + '.png')
+        if not mmcv.imwrite(mask.astype(np.uint8), path):
+            raise OSError(f'cannot write {path}')
+        out[stems[i]] = dict(score=float(score), text=phrases[i])
+    return out
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        shard, num_shards = init_distributed(args.launcher)
+    else:
+        shard, num_shards = parse_shard(args.shard)
+    out_dir = args.out_dir or cfg.out_dir
+    seg_dir = osp.join(out_dir, 'segs')
+    os.makedirs(seg_dir, exist_ok=True)
+    data_final, num_captions = resolve_data_final(cfg, out_dir)
+    records = read_data_final(data_final)
+    progress = osp.join(out_dir, PROGRESS_DIR, '*.jsonl')
+    done = {}
+    for line in read_progress(progress):
+        done[line['idx']] = line['scores']
+    todo = [r for r in records
+            if r['idx'] % num_shards == shard and r['idx'] not in done]
+    print_log(f'{cfg.dataset_name}: {len(records)} records, {len(done)} '
+              f'already done, {len(todo)} to do in shard '
+              f'{shard}/{num_shards}', logger='current')
+    if todo:
+        device = args.device or cfg.get('device', 'cpu')
+        model = build_model(cfg, args.checkpoint or cfg.get('checkpoint'),
+                            device)
+        img_dir = osp.join(cfg.data_root, cfg.get('img_prefix', 'imgs'))
+        bar = ProgressBar(len(todo))
+        with ProgressWriter(osp.join(
+                out_dir, PROGRESS_DIR,
+                f'shard{shard}of{num_shards}.jsonl')) as writer:
+            for record in todo:
+                image_path = osp.join(img_dir, record['name'].lstrip('/'))
+                scores = segment_record(model, record, image_path, seg_dir,
+                                        cfg.phrase_batch_size)
+                writer.write(dict(idx=record['idx'], scores=scores))
+                done[record['idx']] = scores
+                bar.update()
+        sys.stdout.write('\n')
+    if args.launcher != 'none':
+        barrier()
+        done = {line['idx']: line['scores']
+                for line in read_progress(progress)}
+        if not is_main_process():
+            return None
+    if any(r['idx'] not in done for r in records):
+        print_log('records still to do in other shards; the last shard to '
+                  'finish writes the score dict', logger='current')
+        return None
+    scores = {}
+    for record in records:
+        scores.update(done[record['idx']])
+    path = osp.join(out_dir, score_dict_filename(cfg.dataset_name,
+                                                 num_captions))
+    write_score_dict(path, scores)
+    print_log(f'{cfg.dataset_name}: wrote {len(scores)} masks to {seg_dir} '
+              f'and {path}', logger='current')
+    return path
+
+
+if __name__ == '__main__':
+    main()
