@@ -10,7 +10,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sapsam.utils import register_all_modules, setup_distributed  # noqa: E402
+from sapsam.utils import (register_all_modules, release_distributed,  # noqa
+                          setup_distributed)
 
 
 def parse_args(argv=None):
@@ -54,6 +55,7 @@ def main(argv=None):
     if args.out and runner.rank == 0:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+    release_distributed()
     return metrics
 
 

@@ -9,7 +9,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sapsam.utils import register_all_modules, setup_distributed  # noqa: E402
+from sapsam.utils import (register_all_modules, release_distributed,  # noqa
+                          setup_distributed)
 
 
 def parse_args(argv=None):
@@ -77,6 +78,7 @@ def main(argv=None):
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    release_distributed()
 
 
 if __name__ == '__main__':

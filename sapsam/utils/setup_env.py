@@ -48,3 +48,11 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
         print_log(f'no GPU: initialised gloo process group '
                   f'(rank {os.environ["RANK"]} of {os.environ["WORLD_SIZE"]})',
                   logger='current')
+
+
+def release_distributed() -> None:
+    """Wait for every rank, then destroy the process group, so no rank
+    exits while its peers' collectives (or gloo threads) are still alive."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
