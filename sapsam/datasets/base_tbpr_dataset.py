@@ -184,9 +184,22 @@ class BaseTBPRDataset(BaseDataset):
         train_like = self.split == 'train'
         offset = self.TRAIN_PID_OFFSET if (
             train_like or self.val_from_train) else 0
+        # caption_idx indexes the caption-level list of the *whole* official
+        # split (what the part files are keyed by), even when identities
+        # are held out with val_from_train.
+        first_caption, count = {}, 0
+        for index, rec in enumerate(records):
+            if rec['split'] == records[chosen[0][0]]['split']:
+                first_caption[index] = count
+                count += len(rec['captions'])
+        chosen_indices = {index for index, _ in chosen}
+        self._held_out_captions = {
+            first_caption[index] + k for index, rec in enumerate(records)
+            if index in first_caption and index not in chosen_indices
+            for k in range(len(rec['captions']))}
         data_list: List[dict] = []
-        caption_idx = 0
         for image_id, (index, rec) in enumerate(chosen):
+            caption_idx = first_caption[index]
             pid = rec['id'] - offset
             rel_path = rec[self.IMAGE_KEY]
             img_path = None if self.view == 'captions' \
@@ -232,7 +245,8 @@ class BaseTBPRDataset(BaseDataset):
             data_final = found[0] if data_final == 'auto' else data_final
             score_dict = found[1] if score_dict == 'auto' else score_dict
         return attach_parts(data_list, data_final, score_dict, seg_dir,
-                            self.DATASET_NAME, **cfg)
+                            self.DATASET_NAME,
+                            held_out=self._held_out_captions, **cfg)
 
     # ------------------------------------------------------------ helpers
     def get_pids(self) -> List[int]:

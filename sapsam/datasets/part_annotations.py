@@ -6,7 +6,7 @@ what the default mode corrects.
 """
 import os
 import os.path as osp
-from typing import List, Tuple
+from typing import List, Optional, Set, Tuple
 
 from mmengine.logging import print_log
 
@@ -42,7 +42,8 @@ def attach_parts(data_list: List[dict],
                  seg_dir: str,
                  dataset_name: str,
                  faithful: bool = False,
-                 skip_missing: bool = False) -> List[dict]:
+                 skip_missing: bool = False,
+                 held_out: Optional[Set[int]] = None) -> List[dict]:
     """Add ``part_phrases``, ``part_seg_paths`` and ``part_scores`` to every
     caption of a train list.
 
@@ -68,6 +69,9 @@ def attach_parts(data_list: List[dict],
         faithful (bool): official behaviour, see above.
         skip_missing (bool): skip phrases whose mask file or score is
             missing (counted in the log) instead of raising.
+        held_out (set[int], optional): ``caption_idx`` of captions of the
+            official train list that the dataset left out on purpose
+            (``val_from_train``); their records are skipped.
 
     Returns:
         list[dict]: new info dicts (the input is not modified).
@@ -102,6 +106,9 @@ def attach_parts(data_list: List[dict],
         idx, name = rec['idx'], rec['name']
         where = f'{data_final_file}: record {position} (idx {idx}, {name!r})'
         info = by_idx.get(idx)
+        if info is None and held_out and idx in held_out:
+            counts['held_out'] = counts.get('held_out', 0) + 1
+            continue
         if info is None:
             raise PartFileError(f'{where}: no caption with caption_idx {idx} '
                                 f'in the {dataset_name} train list '

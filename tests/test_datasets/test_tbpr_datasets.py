@@ -157,3 +157,23 @@ def test_train_pids_must_be_contiguous(tmp_path):
     root = _make(str(tmp_path), 'reid_raw.json', records, 'file_path')
     with pytest.raises(AnnotationError, match=r'must map to 0..1'):
         CUHKPEDES(root, split='train')
+
+
+def test_held_out_identities_keep_part_files_aligned(tmp_path):
+    """caption_idx indexes the full official train list, so part files
+    written for it still line up when val_from_train removes identities."""
+    from sapsam.datasets.synthetic import generate_synthetic_benchmark
+    generate_synthetic_benchmark(str(tmp_path), seed=2, scale=0.05,
+                                 progress=False, datasets=('ICFG-PEDES',))
+    root = str(tmp_path / 'ICFG-PEDES')
+    parts = dict(data_final='auto', score_dict='auto', seg_dir='segs')
+    full = ICFGPEDES(root, split='train', part_files=parts)
+    held = ICFGPEDES(root, split='train', val_from_train=2, part_files=parts)
+    by_idx = {full.get_data_info(i)['caption_idx']: full.get_data_info(i)
+              for i in range(len(full))}
+    assert 0 < len(held) < len(full)
+    for i in range(len(held)):
+        info = held.get_data_info(i)
+        same = by_idx[info['caption_idx']]
+        assert info['caption'] == same['caption']
+        assert info['part_seg_paths'] == same['part_seg_paths']
