@@ -266,14 +266,13 @@ def test_load_part_masks_errors_name_file_and_sample(sample, tmp_path):
 
 
 @pytest.mark.parametrize('name, shape, grid', [
-    ('part_train_pipeline', (384, 128), 192),
-    ('part_train_pipeline_synthetic', (192, 64), 192)])
+    ('configs/sapsam/elca_cuhk.py', (384, 128), 192),
+    ('configs/sapsam/elca_synthetic.py', (192, 64), 192)])
 def test_config_pipelines_produce_sapsam_targets(sample, name, shape, grid):
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(HERE)),
-                                   'configs/parts/_base_/part_pipelines.py'))
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(HERE)), name))
     sample.pop('labels')
-    packed = Compose(cfg[name])(dict(sample))
+    packed = Compose(cfg.train_dataloader.dataset.pipeline)(dict(sample))
     data = packed['data_samples']
     assert packed['inputs'].shape == (3, *shape)
     assert data.patch_labels.shape == (grid, )

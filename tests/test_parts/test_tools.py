@@ -213,9 +213,10 @@ def test_every_parts_config_parses():
             assert 'cache_dir' not in cfg.model.embedding_cache
         else:
             assert cfg.out_dir
-    pipelines = Config.fromfile(osp.join(cfg_dir, '_base_/part_pipelines.py'))
-    for pipeline in (pipelines.part_train_pipeline,
-                     pipelines.part_train_pipeline_synthetic):
+    for leaf in ('configs/sapsam/elca_cuhk.py',
+                 'configs/sapsam/elca_synthetic.py'):
+        pipeline = Config.fromfile(
+            osp.join(REPO, leaf)).train_dataloader.dataset.pipeline
         names = [t['type'].__name__ for t in pipeline]
         assert names.index('MergePartMasks') < names.index('Resize') < \
             names.index('PatchLabels') < names.index('FindPhraseSpans') < \
