@@ -26,7 +26,8 @@ loss = SDMLoss(temperature=0.1, gather=sys.argv[3] == '1')(
 loss.backward()
 if rank == 0:
     torch.save(proj.weight.grad, sys.argv[2])
-dist.destroy_process_group()
+from sapsam.utils import release_distributed
+release_distributed()  # exits (gloo)
 '''
 
 
