@@ -1,6 +1,8 @@
-# IRRA / SAP-SAM schedule (method.md §5.6): Adam, lr 1e-5 for pre-trained
-# weights, 5e-5 for new modules, biases 2x without weight decay; 5 warm-up
-# epochs from 0.1x, then cosine to 0 at epoch 60.
+# IRRA / SAP-SAM schedule (docs/fidelity.md O1, S1): Adam, lr 1e-5, eps
+# 1e-3, wd 4e-5, with the official rules tested on the official parameter
+# names (names='official'): `cross` 5x, `bias` 2x without weight decay,
+# `classifier`/`mlm_head`/`mim_decoder` 5x, later rules overriding earlier
+# ones. 5 warm-up epochs from 0.1x, then cosine to 0 at epoch 60.
 from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop
 from torch.optim import Adam
@@ -12,12 +14,7 @@ optim_wrapper = dict(
     optimizer=dict(type=Adam, lr=1e-5, betas=(0.9, 0.999), eps=1e-3,
                    weight_decay=4e-5),
     constructor=OrderedRulesOptimWrapperConstructor,
-    paramwise_cfg=dict(rules=[
-        dict(keys=['cross'], lr_mult=5.0),
-        dict(keys=['bias'], lr_mult=2.0, decay_mult=0.0),
-        dict(keys=['classifier', 'mlm_head', 'alignment_head',
-                   'image_decoding_head'], lr_mult=5.0),
-    ]))
+    paramwise_cfg=dict(names='official'))
 
 param_scheduler = [
     # Warm-up per iteration: an epoch-wise LinearLR never applies its last

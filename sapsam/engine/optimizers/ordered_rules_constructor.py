@@ -7,16 +7,10 @@ from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 
 from sapsam.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                              OPTIMIZERS)
+from .official_names import OFFICIAL_RULES, official_name
 
-#: IRRA/SAP-SAM parameter groups (method.md §5.6): new modules at 5x the
-#: base lr, biases at 2x without weight decay, applied in this order so a
-#: later rule overrides an earlier one.
-SAPSAM_RULES = [
-    dict(keys=['cross'], lr_mult=5.0),
-    dict(keys=['bias'], lr_mult=2.0, decay_mult=0.0),
-    dict(keys=['classifier', 'mlm_head', 'alignment_head',
-               'image_decoding_head'], lr_mult=5.0),
-]
+#: Kept for existing imports: the official rules (docs/fidelity.md O1).
+SAPSAM_RULES = OFFICIAL_RULES
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -30,22 +24,35 @@ class OrderedRulesOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     parameters (``requires_grad=False``) are left out. This reproduces the
     learning-rate rules of IRRA and SAP-SAM, which mmengine's
     ``custom_keys`` (longest match wins, one rule per parameter) cannot.
+
+    ``paramwise_cfg['names'] = 'official'`` tests the rules on each
+    parameter's official IRRA/SAP-SAM name (:func:`official_name`) instead
+    of its sapsam name, so every parameter lands in the (lr, weight decay)
+    group the official code gives it; ``rules`` then default to
+    :data:`OFFICIAL_RULES`. With ``'sapsam'`` (the default) the rules see
+    the module names as they are.
     """
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         if hasattr(model, 'module'):
             model = model.module
-        rules: Optional[List[dict]] = (self.paramwise_cfg or {}).get(
-            'rules', SAPSAM_RULES)
+        paramwise_cfg = self.paramwise_cfg or {}
+        names = paramwise_cfg.get('names', 'sapsam')
+        if names not in ('sapsam', 'official'):
+            raise ValueError(f"paramwise_cfg['names'] must be 'sapsam' or "
+                             f"'official', got {names!r}")
+        rules: Optional[List[dict]] = paramwise_cfg.get('rules',
+                                                        OFFICIAL_RULES)
         base_lr = self.optimizer_cfg.get('lr', self.base_lr)
         base_wd = self.optimizer_cfg.get('weight_decay', self.base_wd) or 0.
         groups, counts = [], {}
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
+            key_name = official_name(name) if names == 'official' else name
             lr_mult, decay_mult, matched = 1.0, 1.0, []
             for i, rule in enumerate(rules):
-                if any(key in name for key in rule['keys']):
+                if any(key in key_name for key in rule['keys']):
                     lr_mult = rule.get('lr_mult', lr_mult)
                     decay_mult = rule.get('decay_mult', decay_mult)
                     matched.append(i)
