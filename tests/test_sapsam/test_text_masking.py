@@ -62,12 +62,23 @@ def test_corrected_rates_and_80_10_10():
     assert (out['text_ids'] == clean).all()
 
 
+def _official_two_passes(part_mask_prob=0.35, mask_prob=0.15):
+    """Pass 1 (aliased into text_ids), then pass 2, as the faithful
+    pipeline chains them (FindPhraseSpans sits between them there)."""
+    return Compose([
+        RandomMaskTokens(mask_prob=mask_prob, alias_text_ids=True,
+                         faithful=True),
+        PartAwareMaskTokens(part_mask_prob=part_mask_prob,
+                            mask_prob=mask_prob, faithful=True)])
+
+
 def test_faithful_reproduces_b1_and_b3():
-    clean, out = _draw(PartAwareMaskTokens(faithful=True))
-    # B1: text_ids is the doubly masked caption (= mlm_ids).
+    """docs/fidelity.md T1 (aliasing) and T2 (boundary-only part rate)."""
+    clean, out = _draw(_official_two_passes())
+    # T1: text_ids is the doubly masked caption (= mlm_ids).
     assert (out['text_ids'] == out['mlm_ids']).all()
     altered = (out['text_ids'] != clean)[:, WORDS].mean()
-    assert 0.2 < altered < 0.3  # about 25 % of the tokens (method.md B1)
+    assert 0.2 < altered < 0.3  # about 25 % of the tokens
     selected = out['mlm_labels'] > 0
     # Pass 2 sees tokens that pass 1 did not turn into <|mask|>: 88 %.
     eligible = 1 - 0.15 * 0.8
@@ -76,9 +87,11 @@ def test_faithful_reproduces_b1_and_b3():
     assert abs(selected[:, INSIDE & ~BOUNDARY].mean() - 0.15 * eligible) \
         < 0.015
     assert abs(selected[:, WORDS & ~INSIDE].mean() - 0.15 * eligible) < 0.01
-    # Pass-2 labels may be pass-1 random ids, never <|mask|>.
+    # Pass-2 labels may be pass-1 random ids; <|mask|> only where position
+    # 1 was forced (T4).
     labels = out['mlm_labels'][selected]
-    assert (labels < MASK_ID).all()
+    forced = selected.sum(1) == 1
+    assert (out['mlm_labels'][~forced][selected[~forced]] < MASK_ID).all()
     assert (labels != np.broadcast_to(clean, selected.shape)[selected]).any()
 
 
@@ -91,6 +104,25 @@ def test_forced_mask_and_empty_caption():
     empty = RandomMaskTokens()(dict(text_ids=torch.tensor([SOT, EOT, 0])))
     assert empty['mlm_labels'].tolist() == [0, 0, 0]
     assert empty['mlm_ids'].tolist() == [SOT, EOT, 0]
+
+
+def test_faithful_pass_two_forces_position_one_even_if_masked():
+    """T4: with nothing selected, the official pass 2 forces position 1,
+    which pass 1 already masked: its label becomes the mask id."""
+    ids = torch.tensor([SOT, 320, 786, EOT, 0, 0])
+    sample = dict(text_ids=ids.clone(), part_spans=torch.tensor([[1, 2]]))
+    out = _official_two_passes(part_mask_prob=0., mask_prob=0.)(sample)
+    assert out['mlm_labels'].tolist() == [0, MASK_ID, 0, 0, 0, 0]
+    assert out['text_ids'].tolist() == [SOT, MASK_ID, 786, EOT, 0, 0]
+    # Default: the first token that can still be masked is forced.
+    first = RandomMaskTokens(mask_prob=0., alias_text_ids=True)(
+        dict(text_ids=ids.clone()))
+    out = PartAwareMaskTokens(part_mask_prob=0., mask_prob=0.)(
+        dict(first, part_spans=torch.tensor([[1, 2]])))
+    assert out['mlm_labels'].tolist() == [0, 0, 786, 0, 0, 0]
+    with pytest.raises(KeyError, match='pass 2'):
+        PartAwareMaskTokens(faithful=True)(
+            dict(text_ids=ids.clone(), part_spans=torch.tensor([[1, 2]])))
 
 
 def test_random_mask_tokens_ignores_spans_and_can_alias():

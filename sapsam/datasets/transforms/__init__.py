@@ -9,8 +9,12 @@ from .random_crop import RandomCrop
 from .random_erasing import RandomErasing
 from .text_masking import PartAwareMaskTokens, RandomMaskTokens
 from .tokenize_caption import TokenizeCaption
+from .torchvision_transforms import (ResizeWithLabels, TorchvisionTransforms,
+                                     build_torchvision_transform)
 
 __all__ = ['PackTBPRInputs', 'RandomCrop', 'RandomErasing', 'TokenizeCaption']
 __all__ += ['FindPhraseSpans', 'LoadPartMasks', 'MergePartMasks', 'PatchLabels']
 __all__ += ['PartAwareMaskTokens', 'RandomMaskTokens']
 __all__ += ['LoadPhraseMask', 'PackPromptSegInputs']
+__all__ += ['ResizeWithLabels', 'TorchvisionTransforms',
+            'build_torchvision_transform']

@@ -13,12 +13,13 @@ def find_phrase_span(text_ids: Sequence[int],
                      phrase_ids: Sequence[int],
                      max_mismatch: int = 2,
                      exact_first: bool = True,
-                     search_range: Tuple[int, int] = None) -> Tuple[int, int]:
+                     search_range: Tuple[int, int] = None,
+                     clamp_window: bool = False) -> Tuple[int, int]:
     """Inclusive token span of a phrase in a caption, ``(-1, -1)`` if absent.
 
     First an exact occurrence is searched (with ``exact_first``); otherwise
     the first position where the phrase's first token matches and at most
-    ``max_mismatch`` of its other tokens differ (method.md §5.2 step 9).
+    ``max_mismatch`` of its other tokens differ (docs/fidelity.md T3).
 
     Args:
         text_ids (Sequence[int]): ``(L,)`` caption ids.
@@ -27,6 +28,11 @@ def find_phrase_span(text_ids: Sequence[int],
         exact_first (bool): look for an exact match first. Defaults to True.
         search_range (tuple, optional): ``(start, end)`` positions (end
             exclusive) the span must lie in; defaults to the whole sequence.
+        clamp_window (bool): the official comparison: token ``j`` of a
+            candidate at ``i`` is read at ``min(i + j, end - 1)``, so a window
+            running past the end keeps comparing the last token, and the
+            span's end is clamped to ``end - 1`` (docs/fidelity.md T3).
+            Defaults to False (a window must fit).
 
     Returns:
         tuple: ``(start, end)`` inclusive positions in ``text_ids``.
@@ -35,18 +41,24 @@ def find_phrase_span(text_ids: Sequence[int],
     phrase = np.asarray(phrase_ids, dtype=np.int64)
     lo, hi = search_range if search_range is not None else (0, len(ids))
     window, n = ids[lo:hi], len(phrase)
-    if n == 0 or n > len(window):
+    if n == 0 or not len(window) or (n > len(window) and not clamp_window):
         return -1, -1
-    windows = np.lib.stride_tricks.sliding_window_view(window, n)
+    if clamp_window:
+        index = np.minimum(np.arange(len(window))[:, None] + np.arange(n),
+                           len(window) - 1)
+        windows = window[index]
+    else:
+        windows = np.lib.stride_tricks.sliding_window_view(window, n)
+    last = hi - 1
     mismatches = (windows != phrase).sum(axis=1)
     if exact_first:
         hits = np.nonzero(mismatches == 0)[0]
         if hits.size:
-            return lo + int(hits[0]), lo + int(hits[0]) + n - 1
+            return lo + int(hits[0]), min(lo + int(hits[0]) + n - 1, last)
     hits = np.nonzero((windows[:, 0] == phrase[0])
                       & (mismatches <= max_mismatch))[0]
     if hits.size:
-        return lo + int(hits[0]), lo + int(hits[0]) + n - 1
+        return lo + int(hits[0]), min(lo + int(hits[0]) + n - 1, last)
     return -1, -1
 
 
@@ -63,10 +75,14 @@ class FindPhraseSpans(BaseTransform):
     few are logged with their caption, then a running total every
     ``log_interval`` samples (per data-loader worker).
 
-    ``faithful=True`` reproduces the official search: no exact pass, the
-    whole 77-token sequence is scanned, and the phrase list is padded to
-    ``max_parts`` with copies of phrase 0 whose spans are filled in too
-    (``part_num`` keeps the true count).
+    ``faithful=True`` reproduces the official search (docs/fidelity.md T3):
+    no exact pass, the whole 77-token sequence is scanned with the window
+    clamped at the last token (``min(i + j, L - 1)``, so a phrase starting
+    just before the [EOT] of a truncated caption is found), and the phrase
+    list is padded to ``max_parts`` with copies of phrase 0 whose spans are
+    filled in too (``part_num`` keeps the true count). In the faithful
+    pipeline it runs on the pass-1-masked caption (``RandomMaskTokens(
+    alias_text_ids=True)`` before it), as the official code does.
 
     Required keys: ``text_ids`` (LongTensor ``(L,)``), ``part_phrases``
     (list[str], may be absent or empty), optionally ``patch_labels``.
@@ -133,7 +149,8 @@ class FindPhraseSpans(BaseTransform):
             span = find_phrase_span(ids, self._encode(phrase),
                                     self.max_mismatch,
                                     exact_first=not self.faithful,
-                                    search_range=search)
+                                    search_range=search,
+                                    clamp_window=self.faithful)
             spans[k] = torch.tensor(span)
             if span[0] < 0 and k < part_num:
                 missed.append(k)

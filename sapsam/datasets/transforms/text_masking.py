@@ -1,12 +1,14 @@
 """Masked-language-modelling transforms: plain and part-aware token masking.
 
-Both follow IRRA/SAP-SAM (method.md §5.2 steps 8-10): a token is eligible
+Both follow IRRA/SAP-SAM (docs/fidelity.md T1-T4): a token is eligible
 when ``0 < id < mask_id`` (not padding, not [SOT]/[EOT], not already
 ``<|mask|>``); each eligible token is selected with its probability; a
 selected token becomes ``<|mask|>`` with probability 0.8, a random id in
 ``[1, mask_id - 1]`` with 0.1 and stays unchanged with 0.1; its label is the
 original id (0 elsewhere). If nothing is selected, the first eligible token
-is forced to ``<|mask|>`` (the official code forces position 1). Randomness
+is forced to ``<|mask|>``; with ``faithful=True`` position 1 is forced, as
+the official code does, even when it is no longer eligible (pass 2 after
+pass 1 masked it: its label becomes the mask id). Randomness
 comes from NumPy's global generator, which MMEngine seeds.
 """
 from typing import Tuple
@@ -37,7 +39,10 @@ class RandomMaskTokens(BaseTransform):
             Defaults to 0.15.
         mask_id (int): Id of ``<|mask|>``. Defaults to 49405 (CLIP/IRRA).
         alias_text_ids (bool): Also overwrite ``text_ids`` with the masked
-            ids (the official aliasing, bug B1). Defaults to False.
+            ids (the official aliasing, docs/fidelity.md T1). Defaults to
+            False.
+        faithful (bool): Force position 1 when nothing is selected
+            (docs/fidelity.md T4). Defaults to False.
 
     Examples:
         >>> import torch
@@ -48,12 +53,14 @@ class RandomMaskTokens(BaseTransform):
     """
 
     def __init__(self, mask_prob: float = 0.15, mask_id: int = 49405,
-                 alias_text_ids: bool = False) -> None:
+                 alias_text_ids: bool = False,
+                 faithful: bool = False) -> None:
         if not 0 <= mask_prob <= 1:
             raise ValueError(f'mask_prob must lie in [0, 1], got {mask_prob}')
         self.mask_prob = mask_prob
         self.mask_id = mask_id
         self.alias_text_ids = alias_text_ids
+        self.faithful = faithful
 
     def _text_ids(self, results: dict) -> np.ndarray:
         if 'text_ids' not in results:
@@ -84,8 +91,8 @@ class RandomMaskTokens(BaseTransform):
         eligible = self.eligible(ids)
         selected = eligible & (np.random.rand(len(ids)) < select_prob)
         action = np.random.rand(len(ids))
-        if not selected.any() and eligible.any():
-            first = int(np.flatnonzero(eligible)[0])
+        if not selected.any() and (eligible.any() or self.faithful):
+            first = 1 if self.faithful else int(np.flatnonzero(eligible)[0])
             selected[first] = True
             action[first] = 0.  # forced token becomes <|mask|>
         labels = np.where(selected, ids, 0)
@@ -112,7 +119,8 @@ class RandomMaskTokens(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(mask_prob={self.mask_prob}, '
-                f'alias_text_ids={self.alias_text_ids})')
+                f'alias_text_ids={self.alias_text_ids}, '
+                f'faithful={self.faithful})')
 
 
 @TRANSFORMS.register_module()
@@ -124,15 +132,17 @@ class PartAwareMaskTokens(RandomMaskTokens):
     ``part_mask_prob`` (0.35), all others with ``mask_prob`` (0.15);
     ``text_ids`` stays clean.
 
-    ``faithful=True`` reproduces the official data path (method.md §5.2
-    steps 8-10): pass 1 masks the caption uniformly with ``mask_prob``; pass
-    2 masks the pass-1 result again, with ``part_mask_prob`` only at the
-    first and last token of each span (bug B3) and ``mask_prob`` elsewhere
+    ``faithful=True`` is pass 2 of the official two-pass masking
+    (docs/fidelity.md T1-T4). Pass 1 is ``RandomMaskTokens(mask_prob=0.15,
+    alias_text_ids=True, faithful=True)`` placed before ``FindPhraseSpans``,
+    so the spans are searched on the pass-1 caption as in the official code.
+    This pass masks that caption again, with ``part_mask_prob`` only at the
+    first and last token of each span (T2) and ``mask_prob`` elsewhere
     (tokens that pass 1 turned into ``<|mask|>`` are not eligible; tokens it
-    randomised can be labelled with their random id); ``text_ids`` becomes
-    the pass-2 result, i.e. the caption used for SDM and alignment is the
-    doubly masked one (bug B1). One difference stays: the spans come from
-    the clean caption, the official code searched the pass-1 caption.
+    randomised can be labelled with their random id); when nothing is
+    selected position 1 is forced (T4); ``text_ids`` becomes the pass-2
+    result, i.e. the caption used for SDM and alignment is the doubly masked
+    one (T1).
 
     Required keys: ``text_ids`` (LongTensor ``(L,)``), ``part_spans``
     (``(P, 2)`` inclusive spans, ``-1`` = not found).
@@ -144,18 +154,18 @@ class PartAwareMaskTokens(RandomMaskTokens):
             Defaults to 0.35.
         mask_prob (float): Selection probability elsewhere. Defaults to 0.15.
         mask_id (int): Id of ``<|mask|>``. Defaults to 49405.
-        faithful (bool): Reproduce B1 and B3. Defaults to False.
+        faithful (bool): Official pass 2 (T1, T2, T4); needs pass 1 before.
+            Defaults to False.
     """
 
     def __init__(self, part_mask_prob: float = 0.35, mask_prob: float = 0.15,
                  mask_id: int = 49405, faithful: bool = False) -> None:
         super().__init__(mask_prob=mask_prob, mask_id=mask_id,
-                         alias_text_ids=faithful)
+                         alias_text_ids=faithful, faithful=faithful)
         if not 0 <= part_mask_prob <= 1:
             raise ValueError(f'part_mask_prob must lie in [0, 1], got '
                              f'{part_mask_prob}')
         self.part_mask_prob = part_mask_prob
-        self.faithful = faithful
 
     def _spans(self, results: dict, length: int) -> np.ndarray:
         if 'part_spans' not in results:
@@ -173,7 +183,7 @@ class PartAwareMaskTokens(RandomMaskTokens):
     def in_part(self, spans: np.ndarray, length: int) -> np.ndarray:
         """``(L,)`` bool: positions that get ``part_mask_prob``.
 
-        Corrected: every token of a span. Faithful (B3): the span's first
+        Corrected: every token of a span. Faithful (T2): the span's first
         and last token only.
         """
         positions = np.arange(length)
@@ -187,8 +197,11 @@ class PartAwareMaskTokens(RandomMaskTokens):
     def transform(self, results: dict) -> dict:
         ids = self._text_ids(results)
         spans = self._spans(results, len(ids))
-        if self.faithful:
-            ids, _ = self.mask(ids, np.full(len(ids), self.mask_prob))
+        if self.faithful and 'mlm_ids' not in results:
+            raise KeyError(
+                f'{_sample_label(results)}: PartAwareMaskTokens(faithful=True)'
+                f' is pass 2 of the official masking; put RandomMaskTokens('
+                f'alias_text_ids=True, faithful=True) before FindPhraseSpans')
         prob = np.where(self.in_part(spans, len(ids)), self.part_mask_prob,
                         self.mask_prob)
         mlm_ids, labels = self.mask(ids, prob)
