@@ -149,9 +149,20 @@ def get_queries(model, args):
     """``[(text, ground-truth pid or None)]``."""
     queries = [(q, args.gt_pid) for q in args.query]
     if args.query_file:
-        with open(args.query_file, encoding='utf-8') as f:
-            queries += [(line.strip(), args.gt_pid) for line in f
-                        if line.strip()]
+        if not osp.isfile(args.query_file):
+            raise FileNotFoundError(f'query file not found: '
+                                    f'{args.query_file}')
+        try:
+            with open(args.query_file, encoding='utf-8') as f:
+                lines = [line.strip() for line in f]
+        except UnicodeDecodeError as err:
+            raise ValueError(f'{args.query_file}: not UTF-8 text ({err})') \
+                from err
+        if not any(lines):
+            raise ValueError(f'{args.query_file}: no sentences (the file is '
+                             f'empty or all its {len(lines)} lines are '
+                             f'blank); write one sentence a line')
+        queries += [(line, args.gt_pid) for line in lines if line]
     if args.query_index:
         from sapsam.registry import DATASETS
         captions = DATASETS.build(
@@ -181,14 +192,33 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = init_retriever(args.config, args.checkpoint, device=args.device,
-                           cfg_options=args.cfg_options)
     try:
+        for path, what in ((args.config, 'config'),
+                           (args.checkpoint, 'checkpoint')):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'{what} not found: {path}')
+        if args.gallery and not osp.isdir(args.gallery):
+            raise FileNotFoundError(f'gallery folder not found: '
+                                    f'{args.gallery}')
+        queries = get_queries(None, args) if not args.query_index else None
+        model = init_retriever(args.config, args.checkpoint,
+                               device=args.device,
+                               cfg_options=args.cfg_options)
         index = get_index(model, args)
-    except IndexMismatchError as err:
-        print(f'error: {err}', file=sys.stderr)
+        if queries is None:
+            queries = get_queries(model, args)
+    except (FileNotFoundError, ValueError, KeyError, IndexError,
+            IndexMismatchError) as err:
+        # One line, no traceback: these are the user's files, not bugs.
+        message = err.args[0] if isinstance(err, KeyError) and err.args \
+            else err
+        print(f'error: {message}', file=sys.stderr)
         raise SystemExit(2)
-    queries = get_queries(model, args)
+    skipped = index.source.get('skipped') or []
+    if skipped:
+        print(f'skipped {len(skipped)} unreadable images:')
+        for item in skipped:
+            print(f'  {item["path"]}: {item["reason"]}')
     results = search_gallery(model, index, [q for q, _ in queries],
                              topk=args.topk, check=False)
     for (text, gt_pid), hits in zip(queries, results):

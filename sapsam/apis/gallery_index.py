@@ -3,6 +3,7 @@ import json
 import os
 import os.path as osp
 import tempfile
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -13,6 +14,8 @@ FEATURES_FILE = 'features.npy'
 META_FILE = 'index.json'
 INDEX_FORMAT = 'sapsam-gallery-index'
 INDEX_VERSION = 1
+_META_KEYS = ('num_images', 'dim', 'model_identity', 'preprocessing',
+              'paths')
 
 # About 2**24 similarity entries (64 MiB of float32) per query chunk.
 _CHUNK_NUM_ELEMENTS = 2**24
@@ -89,6 +92,9 @@ class GalleryIndex:
         self.model_identity = dict(model_identity)
         self.preprocessing = dict(preprocessing)
         self.source = dict(source or {})
+        #: ``(N,)`` bool; False rows are never returned (images deleted
+        #: since the index was built, see :meth:`drop_missing_files`).
+        self.searchable = torch.ones(len(self.paths), dtype=torch.bool)
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -137,6 +143,26 @@ class GalleryIndex:
                 '(tools/search.py CONFIG CKPT --gallery IMAGE_FOLDER '
                 '[--rebuild], or sapsam.apis.build_gallery_index).')
 
+    def drop_missing_files(self, where: str = 'gallery index') -> List[str]:
+        """Stop returning rows whose image file no longer exists.
+
+        Returns:
+            list[str]: the missing paths (a warning names them).
+        """
+        missing = [i for i, p in enumerate(self.paths) if not osp.isfile(p)]
+        if missing:
+            self.searchable[missing] = False
+            names = ', '.join(self.paths[i] for i in missing[:3])
+            warnings.warn(
+                f'{where}: {len(missing)} of {len(self)} images were deleted '
+                f'or moved since the index was built and are left out of '
+                f'the results (e.g. {names}); rebuild the index to drop '
+                f'them for good', stacklevel=2)
+        if not self.searchable.any():
+            raise FileNotFoundError(f'{where}: none of its {len(self)} images '
+                                    f'exist any more; rebuild the index')
+        return [self.paths[i] for i in missing]
+
     # ------------------------------------------------------------- search
     @torch.no_grad()
     def query(self, text_feats: torch.Tensor,
@@ -156,12 +182,14 @@ class GalleryIndex:
                              f'{tuple(text_feats.shape)}')
         if topk < 1:
             raise ValueError(f'topk must be >= 1, got {topk}')
-        k = min(int(topk), len(self))
+        k = min(int(topk), int(self.searchable.sum()))
         text_feats = text_feats.float().to(self.features.device)
+        hidden = ~self.searchable.to(self.features.device)
         rows = max(1, _CHUNK_NUM_ELEMENTS // max(1, len(self)))
         scores, indices = [], []
         for start in range(0, text_feats.shape[0], rows):
             similarity = text_feats[start:start + rows] @ self.features.t()
+            similarity[:, hidden] = -float('inf')
             top = similarity.topk(k, dim=1)
             scores.append(top.values)
             indices.append(top.indices)
@@ -236,8 +264,9 @@ class GalleryIndex:
         try:
             with open(meta_file, encoding='utf-8') as f:
                 meta = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{meta_file}: not valid JSON ({err})') from err
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f'{meta_file}: corrupted gallery index, not '
+                             f'valid JSON ({err}); rebuild it') from err
         found = meta.get('format') if isinstance(meta, dict) else None
         if found != INDEX_FORMAT:
             raise ValueError(f'{meta_file}: not a sapsam gallery index '
@@ -246,11 +275,44 @@ class GalleryIndex:
             raise ValueError(f'{meta_file}: index version '
                              f'{meta.get("version")} is not supported '
                              f'(expected {INDEX_VERSION}); rebuild it')
-        features = np.load(feat_file)
-        if features.shape != (meta['num_images'], meta['dim']):
+        missing = [k for k in _META_KEYS if k not in meta]
+        if missing:
+            raise ValueError(f'{meta_file}: corrupted gallery index, missing '
+                             f'{missing}; rebuild it')
+        try:
+            # allow_pickle=False: an index file never runs code.
+            features = np.load(feat_file, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise ValueError(f'{feat_file}: corrupted gallery index features '
+                             f'({err}); rebuild the index') from err
+        if features.dtype not in (np.float32, np.float16):
+            raise ValueError(f'{feat_file}: features are {features.dtype}, '
+                             f'expected float32 or float16; rebuild it')
+        if features.shape != (meta['num_images'], meta['dim']) or \
+                len(meta['paths']) != meta['num_images']:
             raise ValueError(f'{feat_file}: shape {features.shape} does not '
                              f'match {meta_file} ({meta["num_images"]} images '
-                             f'x {meta["dim"]})')
+                             f'x {meta["dim"]}, {len(meta["paths"])} paths)')
+        check_feature_rows(features, feat_file)
         return cls(features, meta['paths'], meta['model_identity'],
                    meta['preprocessing'], pids=meta.get('pids'),
                    source=meta.get('source'))
+
+
+def check_feature_rows(features: np.ndarray, where: str,
+                       atol: float = 1e-2) -> None:
+    """Raise ``ValueError`` (naming ``where`` and the rows) unless every row
+    of ``(N, D)`` features is finite with unit L2 norm (cosine search
+    ranks a NaN or a long row first)."""
+    feats = features.astype(np.float32)
+    bad_values = np.flatnonzero(~np.isfinite(feats).all(axis=1))
+    if bad_values.size:
+        raise ValueError(f'{where}: rows {bad_values[:5].tolist()} hold NaN '
+                         f'or Inf ({bad_values.size} rows); rebuild the index')
+    norms = np.linalg.norm(feats, axis=1)
+    bad_norms = np.flatnonzero(np.abs(norms - 1) > atol)
+    if bad_norms.size:
+        raise ValueError(
+            f'{where}: rows {bad_norms[:5].tolist()} are not L2-normalised '
+            f'(norms {np.round(norms[bad_norms[:5]], 4).tolist()}; '
+            f'{bad_norms.size} rows); rebuild the index')

@@ -18,6 +18,7 @@ through the config's test pipelines (``test_cfg.gallery_dataloader`` and
 import copy
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import weakref
@@ -29,9 +30,10 @@ from mmengine.config import Config
 from mmengine.dataset import BaseDataset, Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
-from mmengine.utils import ProgressBar
+from mmengine.logging import print_log
 from torch.utils.data import DataLoader, Dataset
 
+from sapsam.parts.progress import LogProgressBar
 from sapsam.registry import DATASETS, MODELS
 from .gallery_index import GalleryIndex
 
@@ -280,12 +282,15 @@ class _PipelineImages(Dataset):
         return len(self.infos)
 
     def __getitem__(self, i: int) -> dict:
+        """``{'row': i, 'data': pipeline output}``, or ``{'row': i,
+        'unreadable': reason}`` for an image that cannot be decoded (it is
+        skipped and listed)."""
         info = self.infos[i]
         try:
-            return self.pipeline(dict(info))
-        except Exception as err:
-            raise RuntimeError(f'gallery image {i} ({info["img_path"]}) '
-                               f'could not be loaded: {err}') from err
+            return dict(row=i, data=self.pipeline(dict(info)))
+        except Exception as err:  # any decoding/pipeline failure of a file
+            return dict(row=i,
+                        unreadable=f'{type(err).__name__}: {err}'.strip())
 
 
 def _gallery_infos(gallery) -> tuple:
@@ -354,39 +359,75 @@ def build_gallery_index(model: torch.nn.Module,
         pipeline = Compose(gallery_pipeline_cfg(cfg))
     loader = DataLoader(_PipelineImages(infos, pipeline),
                         batch_size=batch_size, num_workers=num_workers,
-                        shuffle=False, collate_fn=pseudo_collate)
+                        shuffle=False, collate_fn=list)
     features: Optional[np.ndarray] = None
-    bar = ProgressBar(len(infos)) if progress else None
-    row = 0
+    bar = LogProgressBar(len(infos), what='gallery images') \
+        if progress else None
+    row, kept, skipped = 0, [], []
     model.eval()
-    for batch in loader:
-        samples = model.val_step(batch)
-        feats = torch.stack([s.image_feat for s in samples]).float().cpu()
-        if features is None:
-            features = np.empty((len(infos), feats.shape[1]), np.float32)
-        features[row:row + len(feats)] = feats.numpy()
-        row += len(feats)
+    for items in loader:
+        readable = [item for item in items if 'data' in item]
+        skipped += [dict(path=infos[item['row']]['img_path'],
+                         reason=item['unreadable'])
+                    for item in items if 'data' not in item]
+        if readable:
+            samples = model.val_step(pseudo_collate(
+                [item['data'] for item in readable]))
+            feats = torch.stack([s.image_feat for s in samples]).float()
+            if features is None:
+                features = np.empty((len(infos), feats.shape[1]), np.float32)
+            features[row:row + len(feats)] = feats.cpu().numpy()
+            row += len(feats)
+            kept += [item['row'] for item in readable]
         if bar is not None:
-            bar.update(len(feats))
+            bar.update(len(items))
     if bar is not None:
-        bar.file.write('\n')
-    pids = [info['pid'] for info in infos] \
-        if all('pid' in info for info in infos) else None
-    return GalleryIndex(features, [info['img_path'] for info in infos],
-                        model_identity(model), gallery_preprocessing(model),
-                        pids=pids, source=source)
+        bar.finish()
+    if skipped:
+        print_log(f'skipped {len(skipped)} unreadable gallery images: ' +
+                  '; '.join(f'{s["path"]} ({s["reason"]})'
+                            for s in skipped[:20]) +
+                  (' ...' if len(skipped) > 20 else ''), logger='current',
+                  level=logging.WARNING)
+    if features is None:
+        raise ValueError(f'none of the {len(infos)} gallery images could be '
+                         f'read, e.g. {skipped[0]["path"]}: '
+                         f'{skipped[0]["reason"]}')
+    kept_infos = [infos[i] for i in kept]
+    pids = [info['pid'] for info in kept_infos] \
+        if all('pid' in info for info in kept_infos) else None
+    index = GalleryIndex(features[:row], [i['img_path'] for i in kept_infos],
+                         model_identity(model), gallery_preprocessing(model),
+                         pids=pids, source=dict(source, skipped=skipped))
+    return index
 
 
 def load_gallery_index(model: torch.nn.Module, path: str) -> GalleryIndex:
     """Read a saved index and check that ``model`` built it.
 
+    Images deleted since the index was built are left out of the results
+    (with a warning naming them).
+
     Raises:
+        ValueError: a corrupted index, or features of another size than
+            the model's (names the file).
         IndexMismatchError: another model or preprocessing built it.
     """
     index = GalleryIndex.load(path)
+    dim = feature_dim(model)
+    if dim is not None and index.dim != dim:
+        raise ValueError(f'{osp.join(path, "features.npy")}: features have '
+                         f'{index.dim} dimensions, this model makes {dim}; '
+                         f'the index belongs to another model, rebuild it')
     index.check_compatible(model_identity(model), gallery_preprocessing(model),
                            where=f'gallery index {path}')
+    index.drop_missing_files(where=f'gallery index {path}')
     return index
+
+
+def feature_dim(model: torch.nn.Module) -> Optional[int]:
+    """Size D of the model's global features (None if unknown)."""
+    return getattr(getattr(model, 'backbone', None), 'embed_dim', None)
 
 
 # ---------------------------------------------------------------- search
