@@ -29,5 +29,8 @@ setup(
     extras_require={
         'tests': parse_requirements('requirements/tests.txt'),
         'optional': parse_requirements('requirements/optional.txt'),
+        # tools/search_page.py runs on the standard library; its browser
+        # test needs Playwright (with the system chromium).
+        'search-page': ['playwright>=1.40'],
     },
 )
