@@ -3,10 +3,12 @@ chain them: the demo and the ablation tables)."""
 import json
 import os
 import os.path as osp
+import re
+import shlex
 import subprocess
 import sys
 import time
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -15,17 +17,75 @@ TBPR_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
                 'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader')
 
 
+#: MMEngine's log-line prefix (``12/01 21:44:16 - mmengine - INFO - ``).
+_LOG_PREFIX = re.compile(r'^\d\d/\d\d \d\d:\d\d:\d\d - \S+ - (\w+) - ')
+#: ``Epoch(train) [3][40/40]`` / ``Epoch(val) [3][12/12]`` / ``Epoch(test)``.
+_EPOCH = re.compile(r'Epoch\((train|val|test)\)\s*(?:\[(\d+)\])?\s*'
+                    r'\[\s*(\d+)/(\d+)\]\s*(.*)$')
+#: ``Iter(train) [100/1000]`` (iteration-based loops).
+_ITER = re.compile(r'Iter\((train|val|test)\)\s*\[\s*(\d+)/(\d+)\]\s*(.*)$')
+#: Fields of a training line that a reader of a report does not need.
+_NOISE_FIELDS = ('eta', 'time', 'data_time', 'memory', 'grad_norm',
+                 'base_lr')
+_FIELD = re.compile(r'([\w/@.\-]+): (\S+)')
+
+
+def summarize_log_line(line: str) -> Optional[str]:
+    """A short, complete report line for a tool's log line, or None.
+
+    Kept: the end of each training epoch (epoch, lr, losses), validation
+    and test results, warnings and errors, and the ``$ command`` lines of
+    driver scripts. Dropped: per-iteration progress, environment and build
+    information, config dumps, tables (the report prints its own).
+    """
+    line = line.rstrip()
+    level = None
+    match = _LOG_PREFIX.match(line)
+    if match:
+        level, line = match.group(1), line[match.end():]
+    if level in ('WARNING', 'ERROR', 'CRITICAL'):
+        return f'{level.lower()}: {line}'
+    if line.startswith(('Traceback', 'RuntimeError', 'ValueError',
+                        'FileNotFoundError')):
+        return line
+    if line.startswith('$ '):
+        return line
+    epoch = _EPOCH.search(line)
+    if epoch:
+        mode, num, step, total, rest = epoch.groups()
+        if mode == 'train' and step != total:
+            return None
+        fields = [(k, v) for k, v in _FIELD.findall(rest)
+                  if k not in _NOISE_FIELDS]
+        text = '  '.join(f'{k} {v}' for k, v in fields)
+        where = f'epoch {num} {mode}' if num else mode
+        return f'{where}: {text}' if text else None
+    iteration = _ITER.search(line)
+    if iteration:
+        mode, step, total, rest = iteration.groups()
+        if mode == 'train' and int(step) % max(1, int(total) // 10):
+            return None
+        fields = [(k, v) for k, v in _FIELD.findall(rest)
+                  if k not in _NOISE_FIELDS]
+        return f'iter {step}/{total} {mode}: ' + '  '.join(
+            f'{k} {v}' for k, v in fields)
+    return None
+
+
 def run_command(cmd: Sequence[str], log_path: str,
-                echo: Iterable[str] = ('Epoch(', 'results:', '|', '+'),
+                label: Optional[str] = None,
+                summarize: Callable[[str], Optional[str]] = summarize_log_line,
                 env: Optional[Dict[str, str]] = None) -> float:
     """Run ``cmd`` in the repository, write its output to ``log_path`` and
-    echo the lines containing one of ``echo``; return the wall time.
-    ``env`` adds environment variables.
+    print the report line ``summarize`` makes of each output line (if any),
+    prefixed with ``[label]``; return the wall time. ``env`` adds
+    environment variables.
 
     Raises:
         RuntimeError: naming the log file when the command fails.
     """
-    print(f'$ {" ".join(cmd)}', flush=True)
+    tag = f'[{label}] ' if label else ''
+    print(f'{tag}$ {command_line(cmd)}', flush=True)
     env = dict(os.environ, **(env or {}), PYTHONPATH=REPO_ROOT + os.pathsep +
                os.environ.get('PYTHONPATH', ''))
     start = time.time()
@@ -35,13 +95,20 @@ def run_command(cmd: Sequence[str], log_path: str,
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             log.write(line)
-            if any(key in line for key in echo):
-                print('   ' + line.rstrip()[-160:], flush=True)
+            report = summarize(line)
+            if report:
+                print(f'{tag}   {report}', flush=True)
         proc.wait()
     if proc.returncode != 0:
-        raise RuntimeError(f'{cmd[1] if len(cmd) > 1 else cmd[0]} failed '
-                           f'(exit {proc.returncode}); see {log_path}')
+        raise RuntimeError(f'{tag}{cmd[1] if len(cmd) > 1 else cmd[0]} '
+                           f'failed (exit {proc.returncode}); see {log_path}')
     return time.time() - start
+
+
+def command_line(cmd: Sequence[str]) -> str:
+    """``cmd`` as a shell line to copy (``python`` for this interpreter)."""
+    cmd = ['python' if c == sys.executable else c for c in cmd]
+    return shlex.join(cmd)
 
 
 def data_root_options(root: str,
@@ -63,24 +130,28 @@ def best_or_last_checkpoint(work_dir: str) -> str:
 def train_and_test(config: str, work_dir: str,
                    options: Optional[Sequence[str]] = None,
                    test_options: Optional[Sequence[str]] = None,
-                   env: Optional[Dict[str, str]] = None) -> Dict[str, float]:
+                   env: Optional[Dict[str, str]] = None,
+                   label: Optional[str] = None) -> Dict[str, float]:
     """Train ``config`` with ``tools/train.py``, test the best (else last)
     checkpoint with ``tools/test.py``; return the test metrics plus
-    ``train_seconds`` and ``checkpoint``."""
+    ``train_seconds``, ``checkpoint`` and ``test_command`` (the shell line
+    that reproduces the metrics). ``label`` prefixes the echoed lines."""
     os.makedirs(work_dir, exist_ok=True)
     options = list(options or [])
     seconds = run_command(
         [sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
          '--cfg-options', *options], osp.join(work_dir, 'train.log'),
-        env=env)
+        label=label, env=env)
     ckpt = best_or_last_checkpoint(work_dir)
     out = osp.join(work_dir, 'test_metrics.json')
-    run_command([sys.executable, 'tools/test.py', config, ckpt, '--work-dir',
-                 work_dir, '--out', out, '--cfg-options',
-                 *(test_options if test_options is not None else options)],
-                osp.join(work_dir, 'test.log'), env=env)
+    test_cmd = [sys.executable, 'tools/test.py', config, ckpt, '--cfg-options',
+                *(test_options if test_options is not None else options)]
+    run_command(test_cmd[:4] + ['--work-dir', work_dir, '--out', out] +
+                test_cmd[4:], osp.join(work_dir, 'test.log'), label=label,
+                env=env)
     with open(out, encoding='utf-8') as f:
         metrics = json.load(f)
     metrics['train_seconds'] = round(seconds, 1)
     metrics['checkpoint'] = ckpt
+    metrics['test_command'] = command_line(test_cmd)
     return metrics
