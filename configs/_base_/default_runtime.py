@@ -4,6 +4,8 @@ from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook,
 from mmengine.visualization import (LocalVisBackend, TensorboardVisBackend,
                                     Visualizer)
 
+from sapsam.engine.hooks import ReproducibleEpochHook, SafeCheckpointHook
+
 default_scope = 'sapsam'
 
 default_hooks = dict(
@@ -11,8 +13,14 @@ default_hooks = dict(
     logger=dict(type=LoggerHook, interval=50),
     param_scheduler=dict(type=ParamSchedulerHook),
     checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=2,
-                    save_best='auto', rule='greater'),
+                    save_best='auto', rule='greater',
+                    # temp file + rename: a kill never truncates a checkpoint
+                    backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type=DistSamplerSeedHook),
+    # every epoch's draws depend on (seed, epoch) only: exact --resume
+    reproducible_epoch=dict(type=ReproducibleEpochHook),
+    # checkpoints load with weights_only=True; resume refuses another model
+    safe_checkpoint=dict(type=SafeCheckpointHook),
 )
 
 env_cfg = dict(

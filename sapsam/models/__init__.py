@@ -9,3 +9,5 @@ from .tokenizers import *  # noqa: F401,F403
 from .prompt_encoders import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
 from .text_encoders import *  # noqa: F401,F403
+from .official_fp16 import (CLIPRetrieverFP16, SAPSAMFP16,  # noqa: F401
+                            convert_to_official_fp16)

@@ -255,7 +255,9 @@ class CLIPBackbone(BaseModule):
         if length > self.context_length:
             raise ValueError(f'text length {length} exceeds context_length '
                              f'{self.context_length}')
-        x = self.token_embedding(text_ids)
+        # The embedding stays fp32 in the official fp16 model: cast to the
+        # weights' dtype (a no-op otherwise).
+        x = self.token_embedding(text_ids).to(self.text_projection.dtype)
         x = x + self.positional_embedding[:length].to(x.dtype)
         x = self.transformer(x, attn_mask=self.attn_mask[:length, :length])
         x = self.ln_final(x)

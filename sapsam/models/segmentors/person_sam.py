@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.structures import PixelData
 from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
                                        TwoWayTransformer)
 from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
@@ -148,6 +149,11 @@ class PersonSAM(BaseTextSegmentor):
         freeze_image_encoder (bool): Defaults to True.
         freeze_mask_decoder (bool): Defaults to False.
         geometry (str): ``'sam'`` or ``'stretch'``. Defaults to ``'sam'``.
+        score_at_low_res (bool): ``predict`` keeps the low-res prediction
+            (``S/4``, 256 for SAM) and stretches the ground truth to it, the
+            official evaluation (per-sample IoU of ``logits > 0`` at 256x256,
+            docs/fidelity.md P3; needs ``geometry='stretch'``). Defaults to
+            False (predictions at ``ori_shape``).
         embedding_cache (dict, optional): ``ImageEmbeddingCache`` config;
             needs a frozen image encoder. Defaults to None.
         data_preprocessor (dict, optional): Defaults to a
@@ -164,6 +170,7 @@ class PersonSAM(BaseTextSegmentor):
                  freeze_image_encoder: bool = True,
                  freeze_mask_decoder: bool = False,
                  geometry: str = 'sam',
+                 score_at_low_res: bool = False,
                  embedding_cache: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -189,7 +196,10 @@ class PersonSAM(BaseTextSegmentor):
             raise ValueError(
                 f'data_preprocessor.image_size {preprocessor_size} differs '
                 f'from the SAM image size {image_size}')
+        if score_at_low_res and geometry != 'stretch':
+            raise ValueError("score_at_low_res needs geometry='stretch'")
         self.geometry = geometry
+        self.score_at_low_res = score_at_low_res
         self.iou_loss_weight = iou_loss_weight
         self.image_encoder, self.pe_layer, self.mask_decoder = \
             build_sam_modules(self.sam_settings)
@@ -463,11 +473,29 @@ class PersonSAM(BaseTextSegmentor):
         ``ori_shape`` and the IoU-head score in ``pred_iou_score``."""
         embeddings = self.encode_image(inputs)
         logits, scores = self.decode(embeddings, self.texts_of(data_samples))
-        samples = self.postprocess_result(
-            logits, data_samples, crop_padding=self.geometry == 'sam')
+        if self.score_at_low_res:
+            samples = self._low_res_result(logits, data_samples)
+        else:
+            samples = self.postprocess_result(
+                logits, data_samples, crop_padding=self.geometry == 'sam')
         for sample, score in zip(samples, scores):
             sample.set_field(score.detach(), 'pred_iou_score')
         return samples
+
+    def _low_res_result(self, logits: torch.Tensor,
+                        data_samples: SampleList) -> SampleList:
+        """Prediction ``logits > threshold`` at the logits' size and the
+        whole ground truth stretched to it (nearest)."""
+        for logit, sample in zip(logits, data_samples):
+            sample.set_data(dict(seg_logits=PixelData(data=logit),
+                                 pred_sem_seg=PixelData(data=(
+                                     logit > self.mask_threshold).long())))
+            if 'gt_sem_seg' in sample:
+                gt = sample.gt_sem_seg.data
+                sample.gt_sem_seg = PixelData(data=F.interpolate(
+                    gt[None].float(), logit.shape[-2:],
+                    mode='nearest')[0].to(gt.dtype))
+        return data_samples
 
     def _forward(self, inputs: torch.Tensor,
                  data_samples: Optional[SampleList] = None) -> torch.Tensor:

@@ -1,0 +1,28 @@
+# Table 7 SAP-SAM ViT-L/14 (76.28 R@1): elca_vitl14_cuhk.py with the
+# official recipe (docs/fidelity.md), the pipeline rebuilt from the faithful
+# pieces at 378x126 with 14-pixel patches.
+from mmengine.config import read_base
+
+from sapsam.datasets.transforms import (PatchLabels, RandomCrop,
+                                        ResizeWithLabels)
+from sapsam.models import SAPSAMFP16
+
+with read_base():
+    from .._base_.faithful_retriever import *  # noqa: F401,F403
+    from .elca_vitl14_cuhk import *  # noqa: F401,F403
+
+train_dataloader['dataset'].update(faithful_part_dataset)
+train_dataloader['dataset']['pipeline'] = [
+    *faithful_part_load,
+    dict(type=ResizeWithLabels, scale=(126, 378), keep_ratio=False,
+         interpolation='bicubic', backend='pillow',
+         seg_interpolation='bicubic'),
+    official_img_aug,
+    dict(type=RandomCrop, size=(378, 126), padding=0),
+    official_erasing,
+    dict(type=PatchLabels, patch_size=14),
+    *faithful_part_text,
+]
+param_scheduler = faithful_param_scheduler
+model.update(type=SAPSAMFP16)
+model['alignment_head'].update(readout='cls')
