@@ -1,4 +1,4 @@
-# Stage 1 on the real ATR data set with BLIP-2 (method.md §1, supplement
+# Stage 1 on the real ATR data set with BLIP-2 (docs/fidelity.md G1, supplement
 # Tables 1 and 3). The model is read from a local copy of
 # Salesforce/blip2-opt-2.7b (nothing is downloaded).
 # python tools/data/generate_atr_phrases.py configs/parts/atr_phrases_blip2.py

@@ -5,8 +5,8 @@
 #   python tools/test.py configs/person_sam/mca_atr_official.py \
 #       checkpoints/person_sam_official.pth
 # Differences from mca_atr.py, as the official code does them: the MCA prompt
-# attends to [PAD] tokens (B12), ground truth and predictions are stretched to
-# the whole image (B6), Dice loss only with an untrained IoU head (§2.3, B14).
+# attends to [PAD] tokens (fidelity P6), ground truth and predictions are
+# stretched to the whole image (P3), Dice loss only, IoU head untrained (P2).
 from mmengine.config import read_base
 
 from sapsam.models import DiceLoss, MCAPrompt

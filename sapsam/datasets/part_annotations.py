@@ -1,7 +1,7 @@
 """Attach SAP-SAM part annotations (phrases, masks, scores) to a train list.
 
 The TBPR train datasets call :func:`attach_parts` when they are given part
-files. See method.md §5.1 for the official behaviour and §8 (B10, B11) for
+files. See docs/fidelity.md M2 for the official behaviour and
 what the default mode corrects.
 """
 import os
@@ -48,9 +48,9 @@ def attach_parts(data_list: List[dict],
     caption of a train list.
 
     Records are matched to captions by their ``idx`` == ``caption_idx``
-    (never by position, B10). Nested attribute lists are flattened; captions
-    without a record, or with an empty one, are kept with empty lists (they
-    train without parts).
+    (never by position, docs/fidelity.md M2). Nested attribute lists are
+    flattened; captions without a record, or with an empty one, are kept
+    with empty lists (they train without parts).
 
     ``faithful=True`` reproduces the official loaders: captions without a
     record (or with ``[]``) are dropped, records whose first attribute is a

@@ -1,6 +1,6 @@
 """Region processing of stage 1: whiten outside a part group, then crop.
 
-method.md §1.3 / supplement §2.1 ("Filter"): every pixel outside the merged
+fidelity.md G1 / supplement §2.1 ("Filter"): every pixel outside the merged
 group mask is set to white, and the image is cropped to the group's tight box
 enlarged on each side by an independent random margin in ``[0, max_margin)``
 (clipped to the image). The margins come from a caller-provided

@@ -68,7 +68,7 @@ def _part_files(root_dir, name):
 
 
 def _irra_train(name, annotations):
-    """IRRA's caption-level train list (method.md §7) and num_classes."""
+    """IRRA's caption-level train list (docs/fidelity.md F2) and num_classes."""
     path_key = TBPR[name][1]
     train, pids = [], set()
     entries = [a for a in annotations if a['split'] == 'train']

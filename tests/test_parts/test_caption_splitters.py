@@ -14,7 +14,7 @@ from sapsam.registry import CAPTION_SPLITTERS
      'a blue backpack and has long brown hair.',
      ['a red coat', 'black pants', 'white shoes', 'a blue backpack',
       'long brown hair']),
-    # The official few-shot examples (method.md §3).
+    # The official few-shot examples (docs/fidelity.md G5).
     ('this man is wearing a grey sweater, dark blue jeans, and shoes. he is '
      'also carrying a grey / black book bag on his back.',
      ['a grey sweater', 'dark blue jeans', 'shoes',

@@ -87,7 +87,7 @@ def test_data_final_rejects_duplicates_and_bad_records(tmp_path):
 
 
 def test_official_seg_names():
-    # method.md §4: CUHK, ICFG and RSTPReid examples (two underscores).
+    # docs/fidelity.md F1: CUHK, ICFG and RSTPReid examples (two underscores).
     assert formats.seg_stem(0, '/CUHK01/0363004.png', 0) == \
         '0__CUHK01_0363004_0'
     assert formats.seg_stem(

@@ -47,7 +47,7 @@ def train(tmp_path):
     data_list = [dict(caption_idx=i, rel_path=rel, caption=cap,
                       img_path=osp.join(str(tmp_path), 'imgs', rel))
                  for i, (rel, cap) in enumerate(flat)]
-    # File order differs from caption order (B10); odd records included.
+    # File order differs from caption order (docs/fidelity.md M2); odd records included.
     records = [
         dict(name='/' + flat[3][0], attribute=['a red coat', 'blue pants'],
              idx=3, sentence=flat[3][1]),
@@ -99,7 +99,7 @@ def test_faithful_mode_reproduces_the_official_loader(train):
     assert out[1]['part_seg_paths'][0].endswith('0__CUHK01_0000001_0.png')
     assert out[0]['part_phrases'] == ['a green bag', 'short black hair']
     assert out[0]['part_seg_paths'][0].endswith('3__CUHK01_0000000_0.png')
-    # The same files are wrong for the default (idx) keying: B10.
+    # The same files are wrong for the default (idx) keying: M2.
     with pytest.raises(FileNotFoundError):
         attach_parts(data_list, *files, 'CUHK-PEDES')
 

@@ -74,7 +74,7 @@ def test_mlm_loss_without_masked_tokens_is_zero_and_attached():
 
 @pytest.mark.parametrize('faithful,rates', [
     (False, (0.5, 0.2)),
-    # B4: torch.randn < p masks with probability Phi(p).
+    # D1: torch.randn < p masks with probability Phi(p).
     (True, (0.5 * (1 + math.erf(0.5 / 2 ** 0.5)),
             0.5 * (1 + math.erf(0.2 / 2 ** 0.5)))),
 ])

@@ -46,7 +46,7 @@ def test_corrected_rates_and_80_10_10():
     assert not selected[:, ~WORDS].any(), 'SOT/EOT/padding were masked'
     assert abs(selected[:, INSIDE].mean() - 0.35) < 0.015
     assert abs(selected[:, WORDS & ~INSIDE].mean() - 0.15) < 0.01
-    # Inner phrase tokens get the part rate too (the fix of B3).
+    # Inner phrase tokens get the part rate too (the fix of T2).
     assert abs(selected[:, INSIDE & ~BOUNDARY].mean() - 0.35) < 0.02
     labels, ids = out['mlm_labels'][selected], out['mlm_ids'][selected]
     assert (labels == np.broadcast_to(clean, selected.shape)[selected]).all()
@@ -82,7 +82,7 @@ def test_faithful_reproduces_b1_and_b3():
     selected = out['mlm_labels'] > 0
     # Pass 2 sees tokens that pass 1 did not turn into <|mask|>: 88 %.
     eligible = 1 - 0.15 * 0.8
-    # B3: only span boundaries get 0.35; inner phrase tokens get 0.15.
+    # T2: only span boundaries get 0.35; inner phrase tokens get 0.15.
     assert abs(selected[:, BOUNDARY].mean() - 0.35 * eligible) < 0.02
     assert abs(selected[:, INSIDE & ~BOUNDARY].mean() - 0.15 * eligible) \
         < 0.015

@@ -170,7 +170,7 @@ class OfficialPersonSAMLayout(nn.Module):
         self.vision_encoder = sam.vision_encoder
         self.prompt_encoder = sam.prompt_encoder  # loaded, never used
         self.mask_decoder = sam.mask_decoder
-        self.no_mask_embed = nn.Embedding(1, dim)  # dead parameter (B12)
+        self.no_mask_embed = nn.Embedding(1, dim)  # dead parameter (docs/fidelity.md P9)
         self.text_prompt_encoder = bert
         self.text_proj = nn.Linear(bert.config.hidden_size, dim)
         self.transform_linear = nn.Linear(bert.config.hidden_size, dim)
@@ -204,7 +204,7 @@ def official_person_sam(tiny_bert, tmp_path_factory):
 
 @torch.no_grad()
 def _official_forward(official, pixels, tokens):
-    """Official ``PersonSAM.forward`` (MCA path, method.md §2.1)."""
+    """Official ``PersonSAM.forward`` (MCA path, docs/fidelity.md P6)."""
     feats = official.text_prompt_encoder(**tokens).last_hidden_state
     batch = feats.shape[0]
     sparse = official.text_proj(feats[:, 0])[:, None, None, :]

@@ -2,7 +2,7 @@
 
 The official ``atr_item_descriptions_{train,dev,test}.json`` were split by
 record, so one image can sit in several splits (277 images are in both the
-official dev and test files; method.md §1.5, §8.6). This tool splits by
+official dev and test files; docs/fidelity.md G4). This tool splits by
 image: all records of an image land in the same split. ``--unit record``
 reproduces the official, leaky split.
 

@@ -13,8 +13,8 @@ BERT phrase encoder ``text_prompt_encoder.*`` and the MCA prompt
 config's ``PersonSAM`` for ``tools/test.py`` and stage 4
 (``tools/data/generate_part_masks.py --checkpoint``).
 
-The official MCA attends to [PAD] tokens and stretches masks (method.md B6,
-B12): ``configs/person_sam/mca_atr_official.py`` sets both. ``--verify``
+The official MCA attends to [PAD] tokens and stretches masks (docs/fidelity.md P3,
+P6): ``configs/person_sam/mca_atr_official.py`` sets both. ``--verify``
 recomputes the official forward pass (Hugging Face SAM modules, BERT, the
 MCA prompt written out from the official module names) from the source
 weights and compares image embeddings, mask logits and IoU scores with the
@@ -45,7 +45,7 @@ _TEXT_RULES = (
 )
 _SAM_PREFIXES = ('shared_image_embedding.', 'vision_encoder.',
                  'mask_decoder.', 'prompt_encoder.')
-#: Official weights nothing reads (method.md §2.1, B12).
+#: Official weights nothing reads (docs/fidelity.md P9).
 _UNUSED = re.compile(r'^(no_mask_embed\.|prompt_encoder\.)')
 
 
@@ -150,7 +150,7 @@ def hf_sam_config(settings: dict):
 
 
 class OfficialPersonSAM(nn.Module):
-    """The official forward pass (method.md §2.1, MCA path) on Hugging Face
+    """The official forward pass (docs/fidelity.md P6, MCA path) on Hugging Face
     SAM modules, with the official module names."""
 
     def __init__(self, settings: dict, bert: nn.Module, num_heads: int):
@@ -258,7 +258,7 @@ def convert(src: str, dst: str, config: str,
     model = build_model(config, cfg_options)
     state = convert_person_sam(read_official_state_dict(src))
     own = model.state_dict()
-    # BERT's pooler (never used, B12) and old position_ids buffers.
+    # BERT's pooler (never used, P9) and old position_ids buffers.
     state = {k: v for k, v in state.items() if k in own or not (
         k.endswith('position_ids') or '.bert.pooler.' in k)}
     missing = sorted(set(own) - set(state))

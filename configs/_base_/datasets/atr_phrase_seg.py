@@ -1,4 +1,4 @@
-# ATR phrase segmentation (method.md §1.5, §2.2): one sample = (image, phrase,
+# ATR phrase segmentation (fidelity.md F1, G3): one sample = (image, phrase,
 # binary mask of the phrase's part group). SAM geometry: the longest side is
 # resized to 1024 with SAM's own (Pillow bilinear) resize, jointly with the
 # mask in training; the model pads to 1024x1024. Validation/test masks stay

@@ -1,5 +1,5 @@
-# Person-SAM (method.md §2.1): SAM ViT-B (frozen image encoder, trained mask
-# decoder) + BERT-base-uncased (frozen, 16 tokens) + the MCA text prompt.
+# Person-SAM (fidelity.md P6-P9): SAM ViT-B (frozen image encoder, trained
+# mask decoder) + BERT-base-uncased (frozen, 16 tokens) + the MCA text prompt.
 # Weights are read from local paths; nothing is downloaded.
 from sapsam.models import (BertTextEncoder, BinaryCELoss, DiceLoss,
                            ImageEmbeddingCache, MCAPrompt, PersonSAM,
@@ -14,18 +14,18 @@ model = dict(
                       pretrained='checkpoints/bert-base-uncased',
                       max_length=16, frozen=True),
     # Swap for CLSPrompt / DensePrompt / DotPrompt (supplement Table 5).
-    # use_key_padding_mask=False reproduces the official MCA (B12).
+    # use_key_padding_mask=False reproduces the official MCA (P6).
     prompt_encoder=dict(type=MCAPrompt, num_heads=8,
                         use_key_padding_mask=True),
-    # The official run was effectively Dice-only (MONAI < 1.3, §2.3) and left
-    # the IoU head untrained (B14): losses=[dict(type=DiceLoss)],
+    # The official run was effectively Dice-only (MONAI < 1.3) and left
+    # the IoU head untrained (P2): losses=[dict(type=DiceLoss)],
     # iou_loss_weight=0 reproduces it.
     losses=[dict(type=DiceLoss, loss_weight=1.0),
             dict(type=BinaryCELoss, loss_weight=1.0)],
     iou_loss_weight=1.0,
     freeze_image_encoder=True,
     freeze_mask_decoder=False,
-    # 'stretch' reproduces the official GT/prediction geometry (B6).
+    # 'stretch' reproduces the official GT/prediction geometry (P3).
     geometry='sam',
     # The frozen encoder runs once per image: later epochs read the cache
     # (~2 MiB per image in float16 on disk).

@@ -1,6 +1,7 @@
-# Official Person-SAM schedule (method.md §2.3): AdamW lr 1e-4, wd 0.01 (none
-# on biases), one warm-up epoch at 0.1x, then constant; 20 epochs, validated
-# every epoch. (The official double optimizer.step(), B7, is not reproduced.)
+# Official Person-SAM schedule (docs/fidelity.md S2): AdamW lr 1e-4, wd 0.01
+# (none on biases), one warm-up epoch at 0.1x, then constant; 20 epochs,
+# validated every epoch. (The official double optimizer.step(), P1, is in
+# the faithful twins.)
 # MMEngine's LinearLR never updates at step `end`: end=2 gives exactly
 # 0.1x in epoch 0 and 1x from epoch 1 (end=1 would stay at 0.1x).
 from mmengine.optim import LinearLR, OptimWrapper

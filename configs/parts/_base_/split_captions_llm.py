@@ -1,4 +1,4 @@
-# Stage 3 with a local causal/chat LLM (method.md §3): greedy decoding,
+# Stage 3 with a local causal/chat LLM (docs/fidelity.md G5): greedy decoding,
 # few-shot prompt whose answers match their sentences, strict parsing, one
 # retry with a stricter reminder; failures go to <DATASET>_err_list.txt.
 # Leaves set `dataset` and `out_dir`.

@@ -28,7 +28,7 @@ ATR_CLASSES: Tuple[str, ...] = (
     'right-leg', 'left-arm', 'right-arm', 'bag', 'scarf')
 
 # Group key (first ATR id, a string as in the official JSONs) -> ATR ids of
-# the Person-SAM ground-truth mask (method.md §2.2 merge table).
+# the Person-SAM ground-truth mask (docs/fidelity.md G3).
 GROUP_LABELS: Dict[str, Tuple[int, ...]] = {
     '1': (1, ), '2': (2, ), '3': (3, ), '4': (4, ), '5': (5, ), '6': (6, ),
     '7': (7, ), '9': (9, 10), '16': (16, )}

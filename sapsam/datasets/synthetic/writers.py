@@ -1,4 +1,4 @@
-"""File writers in the official formats (method.md §1.5, §3, §4, §7)."""
+"""File writers in the official formats (docs/fidelity.md F1, F2)."""
 import json
 import os
 import os.path as osp
@@ -40,7 +40,7 @@ def atr_label_text() -> str:
 
 
 def part_seg_stem(idx: int, name: str, phrase_index: int) -> str:
-    """Official seg file stem of one phrase (method.md §4).
+    """Official seg file stem of one phrase (docs/fidelity.md F1).
 
     Args:
         idx: Index of the caption in the caption-level train list.

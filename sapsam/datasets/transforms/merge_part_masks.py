@@ -1,4 +1,4 @@
-"""Merge a sample's part masks into one label map."""
+"""Merge a sample's part masks into one label map (docs/fidelity.md M1)."""
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -14,7 +14,7 @@ def merge_part_masks(masks: Sequence[np.ndarray],
     """Label map of overlapping binary masks: pixel = k + 1 for mask k.
 
     Default: where masks overlap, the highest score wins (ties: the earlier
-    mask). ``faithful=True`` reproduces the official ``merge_mask`` (B15):
+    mask). ``faithful=True`` reproduces the official ``merge_mask`` (M1):
     masks are painted in order; a mask overwrites earlier labels only when
     its score is a new running maximum, otherwise it fills background only.
 
@@ -64,7 +64,7 @@ class MergePartMasks(BaseTransform):
     Keeps the first ``max_parts`` masks, scores and phrases (the official
     truncation), merges them with :func:`merge_part_masks` and stores the
     ``(H, W)`` uint8 label map under ``gt_seg_map`` so that mmcv's
-    ``Resize`` (NEAREST for maps, B5), ``RandomFlip`` and the crop/erasing
+    ``Resize`` (NEAREST for maps, R1), ``RandomFlip`` and the crop/erasing
     transforms move it with the image. Samples without parts get an
     all-zero map of the image size.
 

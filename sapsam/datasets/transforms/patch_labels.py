@@ -8,7 +8,7 @@ from sapsam.registry import TRANSFORMS
 
 def patch_majority_labels(label_map: np.ndarray,
                           patch_size: int = 16) -> np.ndarray:
-    """Majority label of every patch, foreground first (method.md §5.2.6).
+    """Majority label of every patch, foreground first (docs/fidelity.md L1).
 
     A patch takes its most frequent label; if that is background (0) and the
     patch has any foreground pixel, it takes its most frequent non-zero label

@@ -69,4 +69,4 @@ def official_name(name: str) -> str:
         if pattern.match(name):
             return pattern.sub(replacement, name)
     raise KeyError(f'parameter {name!r} has no official name; add it to '
-                   f'sapsam.engine.optimizers.official_names.OFFICIAL_NAME_MAP')
+                   f'OFFICIAL_NAME_MAP in {__name__}')

@@ -12,7 +12,7 @@ from sapsam.registry import METRICS
 class PerSampleIoU(BaseMetric):
     """Mean over samples of each sample's binary foreground IoU.
 
-    This is the number the official Person-SAM reports as "mIoU" (method.md
+    This is the number the official Person-SAM reports as "mIoU" (docs/fidelity.md
     §2.4): ``IoU = |pred & gt| / (|pred | gt| + 1e-10)`` per sample, then a
     plain mean, so a sample with an empty mask and an empty prediction
     scores 0, as in the official code. It differs from mmseg's

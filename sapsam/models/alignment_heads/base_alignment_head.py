@@ -162,7 +162,7 @@ def sample_phrase_negatives(valid: torch.Tensor, pids: torch.Tensor,
 
     For the part slot (i, j) a sample k is drawn uniformly among the samples
     with another identity that have at least one valid part (official ELCA,
-    method.md section 5.4), then one of k's valid phrases uniformly. The draw
+    docs/fidelity.md E2), then one of k's valid phrases uniformly. The draw
     uses ``2 * B * P`` uniforms from ``generator`` (or the global RNG), so any
     implementation given the output sees the same negatives.
 

@@ -27,7 +27,7 @@ class ELCAAlign(BaseAlignmentHead):
     phrase drawn from another identity (negative, label 0; see
     :func:`sample_phrase_negatives`). The attention output goes through a
     2-way classifier ``Linear -> QuickGELU -> LayerNorm -> Linear``; the loss
-    is the cross-entropy over all positive and negative pairs (method.md
+    is the cross-entropy over all positive and negative pairs (docs/fidelity.md
     section 5.4).
 
     Readouts:

@@ -41,8 +41,9 @@ class ImageDecodingHead(BaseModule):
     probability ``foreground_mask_rate`` (0.5), a background patch with
     ``background_mask_rate`` (0.2), both drawn with ``torch.rand``. With
     ``faithful=True`` the draw is ``torch.randn < rate`` as in the official
-    code (bug B4), which masks about 69 % / 58 % instead. Regression targets
-    are detached (the encoder cannot shrink its own targets).
+    code (docs/fidelity.md D1), which masks about 69 % / 58 % instead.
+    Regression targets are detached (the encoder cannot shrink its own
+    targets).
 
     The model (``SAPSAM``) owns the encoders and the cross-modal decoder; it
     calls :meth:`sample_mask`, :meth:`mask_tokens`, :meth:`targets` and
@@ -54,7 +55,7 @@ class ImageDecodingHead(BaseModule):
         vision_width (int): ViT width (patch embedding size). Defaults to 768.
         foreground_mask_rate (float): Defaults to 0.5.
         background_mask_rate (float): Defaults to 0.2.
-        faithful (bool): Draw with ``randn`` (B4). Defaults to False.
+        faithful (bool): Draw with ``randn`` (D1). Defaults to False.
         image_tokenizer (dict, optional): Tokenizer config, required by the
             discrete variants (e.g. ``dict(type='DVAEImageTokenizer',
             checkpoint=...)``).

@@ -14,7 +14,7 @@ class DiceLoss(nn.Module):
     ``1 - (2 sum(p g) + smooth) / (sum(p^2) + sum(g^2) + smooth)`` with
     ``p = sigmoid(logits)``, the Dice term of MONAI's
     ``DiceCELoss(sigmoid=True, squared_pred=True)`` used by the official
-    Person-SAM (method.md §2.3). Pixels outside ``valid`` are left out.
+    Person-SAM (docs/fidelity.md P2). Pixels outside ``valid`` are left out.
 
     Args:
         squared_pred (bool): Square ``p`` and ``g`` in the denominator.

@@ -13,7 +13,7 @@ class DensePrompt(BaseTextPrompt):
     """All phrase token features, projected to ``C``, laid onto the grid.
 
     The official ``else`` branch passes the raw ``(B, L, 768)`` tokens as the
-    dense prompt, which cannot run (method.md §2.1). This variant makes it
+    dense prompt, which cannot run (docs/fidelity.md P8). This variant makes it
     runnable with the layout of the official MCA prompt, so that Table 5's
     rows 2 and 4 differ only in where the grid columns come from: here the
     real tokens of each phrase (its [PAD]s excluded, the [CLS] dropped like

@@ -25,7 +25,7 @@ class MCAPrompt(BaseTextPrompt):
         num_heads (int): Attention heads. Defaults to 8.
         use_key_padding_mask (bool): Hide [PAD] tokens from the attention.
             ``False`` reproduces the official model, which attends to them
-            (method.md B12). Defaults to True.
+            (docs/fidelity.md P6). Defaults to True.
         drop_cls_token (bool): Keys/values are tokens ``1..L-1`` (the [CLS]
             is dropped), as in the official model. Defaults to True.
         query_init_std (float): Std of the normal init of the queries; the

@@ -43,29 +43,29 @@ class SAPSAM(CLIPRetriever):
                 -> image_decoding_head.loss(cross_modal_decoder(masked
                    image tokens, text_tokens))
 
-    Fidelity switches (the official code versus the paper; method.md §8).
+    Fidelity switches (the official code versus the paper; docs/fidelity.md).
     The default everywhere is the corrected behaviour; each switch sits in
     the component that owns the behaviour:
 
     ===============================  =========================================
     switch                           official behaviour reproduced
     ===============================  =========================================
-    ``PartAwareMaskTokens(``         B1: the caption used for SDM and the
+    ``PartAwareMaskTokens(``         T1: the caption used for SDM and the
     ``faithful=True)``               alignment is the doubly masked caption
                                      (pass 1 random 15 %, pass 2 part-aware);
-                                     B3: only the first and last token of a
+                                     T2: only the first and last token of a
                                      phrase get the part rate 0.35.
     ``ELCAAlign(readout='cls')``     the matching output is read at the image
                                      [CLS] query: regions do not shape the
                                      score (the paper describes region-phrase
                                      alignment; default ``'region'``).
-    ``ImageDecodingHead(``           B4: mask draw ``randn < rate`` (69 % /
+    ``ImageDecodingHead(``           D1: mask draw ``randn < rate`` (69 % /
     ``faithful=True)``               58 % instead of 50 % / 20 %).
-    part-label merge (part           running-max score merge (B15); owned by
+    part-label merge (part           running-max score merge (M1) ; owned by
     pipeline)                        the part-label transforms.
     ===============================  =========================================
 
-    B2 (the masked caption encoded twice) is not reproduced: identical ids
+    T5 (the masked caption encoded twice) is not reproduced: identical ids
     are encoded once, which changes nothing but the cost.
 
     Args:

@@ -118,7 +118,7 @@ class PersonSAM(BaseTextSegmentor):
         phrases -> text_encoder -> (B,L,Ct) -> prompt_encoder -> sparse, dense
         mask_decoder(E, pe, sparse, dense) -> logits (B,1,S/4,S/4), iou (B,)
 
-    Geometry (method.md §2.2, B6). ``'sam'`` (default): the low-res logits
+    Geometry (docs/fidelity.md P3). ``'sam'`` (default): the low-res logits
     cover the padded ``S x S`` canvas; training upsamples them to ``S x S``
     and scores them against the equally resized-and-padded ground truth
     (padding ignored); prediction upsamples, crops the image region and
@@ -144,7 +144,7 @@ class PersonSAM(BaseTextSegmentor):
             each called as ``loss(logits, target, valid)``.
         iou_loss_weight (float): Weight of an MSE loss that trains the IoU
             head to predict the IoU of the thresholded mask (SAM's recipe).
-            The official model leaves the head untrained (B14): 0, which
+            The official model leaves the head untrained (fidelity P2): 0, which
             also freezes the head. Defaults to 0.
         freeze_image_encoder (bool): Defaults to True.
         freeze_mask_decoder (bool): Defaults to False.

@@ -15,7 +15,7 @@ class BertTextEncoder(BaseModule):
 
     Phrases are padded/truncated to ``max_length`` tokens
     (``[CLS] ... [SEP] [PAD]...``), as in the official Person-SAM. The pooler
-    is not built: its output is never used (method.md B12).
+    is not built: its output is never used (docs/fidelity.md P9).
 
     Args:
         pretrained (str): Local directory written by ``save_pretrained``

@@ -15,8 +15,8 @@ DEFAULT_INSTRUCTION = (
     'accessories). Copy the words of the description. Answer with a JSON '
     'list of strings only.')
 
-# Few-shot examples (method.md §3), each answer matching its sentence (the
-# official first example did not, B17).
+# Few-shot examples (docs/fidelity.md G5), each answer matching its sentence (the
+# official first example did not, G5).
 DEFAULT_EXAMPLES: Tuple[Tuple[str, List[str]], ...] = (
     ('the tall man is in business like attire. he is wearing a blue collared '
      'shirt with long sleeves, dark pants and dark shoes. balding in the '
