@@ -1,4 +1,9 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT``."""
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT``.
+
+The checkpoint must fit the model exactly (``--allow-partial`` loads the
+matching keys only) and loads with ``weights_only=True`` unless
+``--trust-checkpoint`` opts in.
+"""
 import argparse
 import json
 import os
@@ -7,11 +12,17 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from sapsam.engine.hooks import SafeCheckpointHook  # noqa: E402
 from sapsam.utils import (register_all_modules, release_distributed,  # noqa
                           setup_distributed)
+from sapsam.utils.checkpoint_compat import (TRUST_ENV,  # noqa: E402
+                                            TRUST_FLAG, CheckpointError,
+                                            atomic_write_bytes,
+                                            checkpoint_problem,
+                                            trust_checkpoints)
+from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
 
 
 def parse_args(argv=None):
@@ -23,7 +34,15 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true',
                         help='evaluate under autocast')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--allow-partial', action='store_true',
+        help='load a checkpoint whose keys or shapes differ from the model '
+        '(the matching keys only; by default that is an error)')
+    parser.add_argument(
+        TRUST_FLAG, action='store_true',
+        help='unpickle the checkpoint fully (runs any code it holds; only '
+        f'for files you trust; same as {TRUST_ENV}=1)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, e.g. test_dataloader.batch_size=8')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
@@ -34,10 +53,28 @@ def parse_args(argv=None):
     return args
 
 
+def check_inputs(args) -> None:
+    """Fail before the evaluation on a bad checkpoint or ``--out``."""
+    problem = checkpoint_problem(args.checkpoint)
+    if problem is not None:
+        raise CheckpointError(f'checkpoint {args.checkpoint}: {problem}')
+    if args.out:
+        folder = osp.dirname(osp.abspath(args.out))
+        if not osp.isdir(folder):
+            raise FileNotFoundError(f'--out {args.out}: folder {folder} does '
+                                    'not exist')
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f'--out {args.out}: folder {folder} is not '
+                                  'writable')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    check_inputs(args)
+    if args.trust_checkpoint:
+        trust_checkpoints()
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -45,16 +82,20 @@ def main(argv=None):
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    # The checkpoint must fit the model unless --allow-partial.
+    hooks = cfg.setdefault('default_hooks', {})
+    hooks.setdefault('safe_checkpoint',
+                     dict(type=SafeCheckpointHook.__name__))
+    hooks['safe_checkpoint']['strict_load'] = not args.allow_partial
     if args.amp:
         cfg.test_cfg.fp16 = True
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     if args.out and runner.rank == 0:
-        with open(args.out, 'w', encoding='utf-8') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+        text = json.dumps({k: float(v) for k, v in metrics.items()},
+                          indent=2)
+        atomic_write_bytes(args.out, text.encode('utf-8'))
     release_distributed()
     return metrics
 

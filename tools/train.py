@@ -1,16 +1,29 @@
-"""Train a sapsam model: ``python tools/train.py CONFIG [options]``."""
+"""Train a sapsam model: ``python tools/train.py CONFIG [options]``.
+
+``--resume`` continues bit-identically from the last intact checkpoint of
+the work dir (or the given one); checkpoints load with
+``weights_only=True`` unless ``--trust-checkpoint`` opts in.
+"""
 import argparse
+import glob
 import os
 import os.path as osp
+import re
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sapsam.utils import (register_all_modules, release_distributed,  # noqa
                           setup_distributed)
+from sapsam.utils.checkpoint_compat import (TRUST_ENV,  # noqa: E402
+                                            TRUST_FLAG, CheckpointError,
+                                            checkpoint_problem,
+                                            trust_checkpoints)
+from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
 
 
 def parse_args(argv=None):
@@ -21,6 +34,10 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in '
         'the work dir when no path is given')
+    parser.add_argument(
+        TRUST_FLAG, action='store_true',
+        help='unpickle checkpoints fully (runs any code they hold; only for '
+        f'files you trust; same as {TRUST_ENV}=1)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision training (GPU)')
     parser.add_argument('--amp-dtype', default='float16',
@@ -29,7 +46,7 @@ def parse_args(argv=None):
     parser.add_argument('--no-validate', action='store_true',
                         help='skip validation during training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, e.g. train_cfg.max_epochs=2')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
@@ -58,23 +75,65 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = latest_intact_checkpoint(cfg.work_dir)
     elif args.resume is not None:
+        problem = checkpoint_problem(args.resume)
+        if problem is not None:
+            raise CheckpointError(f'--resume {args.resume}: {problem}')
         cfg.resume = True
         cfg.load_from = args.resume
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
         cfg.val_evaluator = None
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     return cfg
+
+
+def latest_intact_checkpoint(work_dir: str):
+    """The newest checkpoint of ``work_dir`` that is complete: the one
+    ``last_checkpoint`` names, else the ``epoch_*``/``iter_*`` files newest
+    first, skipping (with a warning) any that is truncated. None when the
+    work dir has no checkpoint (training starts from scratch)."""
+    candidates = []
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer, encoding='utf-8') as f:
+            named = f.read().strip()
+        if named:
+            candidates.append(named if osp.isabs(named) or osp.isfile(named)
+                              else osp.join(work_dir, osp.basename(named)))
+
+    def number(path):
+        found = re.search(r'(\d+)\.pth$', path)
+        return int(found.group(1)) if found else -1
+
+    for pattern in ('epoch_*.pth', 'iter_*.pth'):
+        candidates += sorted(glob.glob(osp.join(work_dir, pattern)),
+                             key=number, reverse=True)
+    seen = set()
+    for path in candidates:
+        if path in seen:
+            continue
+        seen.add(path)
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        print_log(f'--resume: skipping {path}: {problem}; trying an older '
+                  'checkpoint', logger='current', level=30)
+    if seen:
+        raise CheckpointError(f'--resume: no intact checkpoint in {work_dir} '
+                              f'(checked {sorted(seen)})')
+    print_log(f'--resume: no checkpoint in {work_dir}; training from the '
+              'start', logger='current', level=30)
+    return None
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.trust_checkpoint:
+        trust_checkpoints()
     register_all_modules(init_default_scope=False)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()

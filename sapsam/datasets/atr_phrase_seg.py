@@ -6,6 +6,7 @@ from mmengine.dataset import BaseDataset
 
 from sapsam.registry import DATASETS
 from .base_tbpr_dataset import AnnotationError, load_json
+from .sample_loading import SeededSampleMixin
 
 #: ATR label ids (``atr_label.txt``).
 ATR_CLASSES = ('background', 'hat', 'hair', 'sunglass', 'upper-clothes',
@@ -14,7 +15,7 @@ ATR_CLASSES = ('background', 'hat', 'hair', 'sunglass', 'upper-clothes',
                'scarf')
 
 #: Group key -> ATR ids of the ground-truth mask, as the official Person-SAM
-#: training builds it (method.md §2.2): hair without face, shoes without legs.
+#: training builds it (fidelity.md G3): hair without face, shoes without legs.
 OFFICIAL_GROUPS = {
     '1': (1, ), '2': (2, ), '3': (3, ), '4': (4, ), '5': (5, ), '6': (6, ),
     '7': (7, ), '9': (9, 10), '16': (16, )}
@@ -32,7 +33,7 @@ GROUP_NAMES = {
 
 
 @DATASETS.register_module()
-class ATRPhraseSegDataset(BaseDataset):
+class ATRPhraseSegDataset(SeededSampleMixin, BaseDataset):
     """Phrase records of ATR for training/evaluating Person-SAM.
 
     Reads the official layout::
@@ -42,7 +43,7 @@ class ATRPhraseSegDataset(BaseDataset):
         data_root/atr_item_descriptions_{train,dev,test}.json
 
     where each JSON record ``{"name", "idx", "text"}`` is one (image, group,
-    phrase) triple (method.md §1.5). One sample is one record: the image, the
+    phrase) triple (fidelity.md F1). One sample is one record: the image, the
     phrase (``text``) and, through :class:`LoadPhraseMask`, the binary mask of
     the ATR ids of the record's group. Images and masks are paired by file
     stem. Every record is checked when the dataset is built: a malformed

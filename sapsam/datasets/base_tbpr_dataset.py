@@ -1,11 +1,14 @@
 """Base class of the text-based person retrieval datasets."""
 import json
-import os
+import logging
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
+
+from .sample_loading import SeededSampleMixin
 
 SPLITS = ('train', 'val', 'test')
 VIEWS = ('pairs', 'images', 'captions')
@@ -26,9 +29,124 @@ def load_json(path: str):
             raise AnnotationError(
                 f'{path}: malformed JSON at line {e.lineno} column {e.colno}: '
                 f'{e.msg}') from e
+        except UnicodeDecodeError as e:
+            raise AnnotationError(
+                f'{path}: not UTF-8 text (byte {e.start}: {e.reason}); '
+                'restore the file from the original download') from e
 
 
-class BaseTBPRDataset(BaseDataset):
+class RecordProblem(NamedTuple):
+    """One problem of an annotation file: the record's position (None for
+    the whole file), a short kind shared by records with the same problem
+    (for grouped reports) and a sentence naming the record."""
+    index: Optional[int]
+    kind: str
+    message: str
+
+
+def image_path_problem(rel_path, key: str = 'file_path'
+                       ) -> Optional[Tuple[str, str]]:
+    """``(kind, reason)`` of why ``rel_path`` is not a usable path relative
+    to ``imgs/``, None if it is: not a non-empty string, backslashes,
+    absolute, ``..`` (it would read outside the data root) or a repeated
+    ``imgs/`` prefix."""
+    if not isinstance(rel_path, str) or not rel_path.strip():
+        return (f'have an empty or non-string {key}',
+                f'{key} must be a non-empty string (a path relative to '
+                f'imgs/), got {rel_path!r}')
+    if '\\' in rel_path:
+        return ('use backslashes in image paths (use "/")',
+                f'{key} uses backslashes (use "/")')
+    if osp.isabs(rel_path):
+        return (f'have absolute image paths ({key} is relative to imgs/)',
+                f'{key} is absolute; image paths are relative to imgs/')
+    if '..' in rel_path.split('/'):
+        return (f'leave the image folder with ".." in {key}',
+                f'{key} leaves the image folder with ".."')
+    if rel_path.startswith(('imgs/', './imgs/')):
+        return (f'repeat the "imgs/" prefix in {key} (paths are relative to '
+                'imgs/)', f'{key} repeats the "imgs/" prefix (paths are '
+                'relative to imgs/)')
+    return None
+
+
+def validate_tbpr_records(records, image_key: str,
+                          splits: Sequence[str]) -> List[RecordProblem]:
+    """Every problem of a TBPR annotation list (the loader raises the first,
+    ``tools/misc/check_dataset.py`` reports them all).
+
+    Args:
+        records: The parsed JSON (expected: a list of per-image dicts).
+        image_key (str): ``'file_path'`` or ``'img_path'``.
+        splits (Sequence[str]): The splits the official file has.
+    """
+    if not isinstance(records, list):
+        return [RecordProblem(None, 'not a list', 'expected a JSON list of '
+                              'per-image records, got '
+                              f'{type(records).__name__}')]
+    if not records:
+        return [RecordProblem(None, 'empty', 'the annotation list is empty '
+                              '([]); use the official annotation file')]
+    other = 'img_path' if image_key == 'file_path' else 'file_path'
+    problems = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            problems.append(RecordProblem(i, 'are not JSON objects',
+                                          f'record {i} is not an object'))
+            continue
+        missing = [k for k in ('split', 'captions', image_key, 'id')
+                   if k not in rec]
+        if missing:
+            hint = (f' (it has {other!r}: is this the annotation file of '
+                    'another dataset?)'
+                    if image_key in missing and other in rec else '')
+            kind = f'other key {other}' if hint else f'lack keys {missing}'
+            problems.append(RecordProblem(
+                i, kind, f'record {i} lacks key(s) {missing}; keys present: '
+                f'{sorted(rec)}{hint}'))
+            continue
+        where = f'record {i} ({rec[image_key]!r})'
+        if rec['split'] not in splits:
+            problems.append(RecordProblem(
+                i, f'have a split outside {list(splits)}',
+                f'record {i} has unknown split {rec["split"]!r}; expected '
+                f'one of {tuple(splits)}'))
+            continue
+        caps = rec['captions']
+        if not isinstance(caps, list) or not caps or not all(
+                isinstance(c, str) and c.strip() for c in caps):
+            problems.append(RecordProblem(
+                i, 'need a non-empty list of non-empty captions',
+                f'{where} needs a non-empty list of non-empty caption '
+                f'strings, got {caps!r}'))
+            continue
+        if not isinstance(rec['id'], int) or isinstance(rec['id'], bool):
+            problems.append(RecordProblem(
+                i, 'have a non-integer id',
+                f'record {i} has a non-integer id {rec["id"]!r}'))
+            continue
+        found = image_path_problem(rec[image_key], image_key)
+        if found is not None:
+            problems.append(RecordProblem(i, found[0],
+                                          f'{where}: {found[1]}'))
+    return problems
+
+
+def duplicate_images(records, image_key: str) -> List[Tuple[int, int]]:
+    """``(first, repeat)`` record positions naming the same image in the
+    same split (valid records only)."""
+    seen, repeats = {}, []
+    for i, rec in enumerate(records):
+        if isinstance(rec, dict) and isinstance(rec.get(image_key), str):
+            key = (rec.get('split'), rec[image_key])
+            if key in seen:
+                repeats.append((seen[key], i))
+            else:
+                seen[key] = i
+    return repeats
+
+
+class BaseTBPRDataset(SeededSampleMixin, BaseDataset):
     """Image-caption person dataset read from an official annotation file.
 
     The annotation file is a JSON list of per-image records with a ``split``,
@@ -110,40 +228,21 @@ class BaseTBPRDataset(BaseDataset):
     # ----------------------------------------------------------- parsing
     def _read_records(self) -> List[dict]:
         records = load_json(self.ann_file)
-        if not isinstance(records, list):
-            raise AnnotationError(f'{self.ann_file}: expected a JSON list of '
-                                  f'per-image records, got '
-                                  f'{type(records).__name__}')
-        required = ('split', 'captions', self.IMAGE_KEY, 'id')
-        for i, rec in enumerate(records):
-            if not isinstance(rec, dict):
-                raise AnnotationError(f'{self.ann_file}: record {i} is not an '
-                                      f'object')
-            missing = [k for k in required if k not in rec]
-            if missing:
-                hint = ''
-                other = 'img_path' if self.IMAGE_KEY == 'file_path' \
-                    else 'file_path'
-                if self.IMAGE_KEY in missing and other in rec:
-                    hint = (f' (it has {other!r}: is this the annotation '
-                            f'file of another dataset?)')
-                raise AnnotationError(
-                    f'{self.ann_file}: record {i} lacks key(s) {missing}; '
-                    f'keys present: {sorted(rec)}{hint}')
-            if rec['split'] not in self.OFFICIAL_SPLITS:
-                raise AnnotationError(
-                    f'{self.ann_file}: record {i} has unknown split '
-                    f'{rec["split"]!r}; expected one of {self.OFFICIAL_SPLITS}')
-            caps = rec['captions']
-            if not isinstance(caps, list) or not caps or not all(
-                    isinstance(c, str) and c.strip() for c in caps):
-                raise AnnotationError(
-                    f'{self.ann_file}: record {i} ({rec[self.IMAGE_KEY]}) '
-                    f'needs a non-empty list of non-empty caption strings, '
-                    f'got {caps!r}')
-            if not isinstance(rec['id'], int) or isinstance(rec['id'], bool):
-                raise AnnotationError(f'{self.ann_file}: record {i} has a '
-                                      f'non-integer id {rec["id"]!r}')
+        problems = validate_tbpr_records(records, self.IMAGE_KEY,
+                                         self.OFFICIAL_SPLITS)
+        if problems:
+            more = (f' ({len(problems) - 1} more problems: run '
+                    'tools/misc/check_dataset.py for the list)'
+                    if len(problems) > 1 else '')
+            raise AnnotationError(f'{self.ann_file}: {problems[0].message}'
+                                  f'{more}')
+        repeats = duplicate_images(records, self.IMAGE_KEY)
+        if repeats:
+            first, again = repeats[0]
+            print_log(f'{self.ann_file}: {len(repeats)} records repeat an '
+                      f'image of their split, e.g. record {again} repeats '
+                      f'record {first} ({records[first][self.IMAGE_KEY]!r})',
+                      logger='current', level=logging.WARNING)
         return records
 
     def _image_path(self, rel_path: str, index: int) -> str:

@@ -7,7 +7,7 @@ seg mask names); ``check_atr_dataset`` validates the ATR layout of
 Person-SAM. Each returns a :class:`CheckReport`: errors (the loaders would
 fail or silently train on the wrong data), warnings (suspicious but
 loadable, e.g. split sizes of a subset) and notes. The known traps are those
-of method.md §7 and ecosystem.md §0/§3 (``ICFG_PEDES.json``,
+of docs/fidelity.md F2 (``ICFG_PEDES.json``,
 ``caption_all.json``, ``img_path`` vs ``file_path``, missing image folders,
 seg names with one underscore, ...).
 """
@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.utils import track_parallel_progress
 from PIL import Image
 
 from sapsam.parts.formats import (ATR_CLASSES, PartFileError, official_name,
@@ -26,6 +27,7 @@ from sapsam.parts.formats import (ATR_CLASSES, PartFileError, official_name,
                                   read_data_final, read_score_dict, seg_stem,
                                   flatten_attributes)
 from .atr_phrase_seg import ATRPhraseSegDataset
+from .base_tbpr_dataset import duplicate_images, validate_tbpr_records
 from .cuhk_pedes import CUHKPEDES
 from .icfg_pedes import ICFGPEDES
 from .rstp_reid import RSTPReid
@@ -35,7 +37,7 @@ __all__ = ['CheckReport', 'PUBLISHED_SIZES', 'check_tbpr_dataset',
 
 TBPR_TYPES = {cls.__name__: cls for cls in (CUHKPEDES, ICFGPEDES, RSTPReid)}
 
-#: Published split sizes (method.md §6-7): images, captions, identities.
+#: Published split sizes (docs/fidelity.md F2): images, captions, identities.
 PUBLISHED_SIZES: Dict[str, Dict[str, Tuple[int, int, int]]] = {
     'CUHK-PEDES': dict(train=(34054, 68126, 11003), val=(3078, 6158, 1000),
                        test=(3074, 6156, 1000)),
@@ -48,8 +50,12 @@ ATR_PUBLISHED_RECORDS = dict(dev=2500, test=2500)
 SYNTHETIC_MARKER = '.sapsam_synthetic'
 # Listed examples per problem.
 MAX_EXAMPLES = 3
-# Images / masks decoded to check they are readable.
-DECODE_SAMPLE = 12
+#: Decode at most this many files of each kind (None: every file);
+#: ``tools/misc/check_dataset.py --sample N`` sets it. A sample is reported
+#: as a note saying what was left out.
+DECODE_LIMIT: Optional[int] = None
+#: Files decoded in parallel (with a progress bar) from this many on.
+PARALLEL_FROM = 64
 
 
 class CheckReport:
@@ -149,18 +155,75 @@ def _readable(path: str) -> Optional[str]:
         return str(err) or type(err).__name__
 
 
-def _decode_sample(paths: List[str], report: CheckReport, what: str) -> None:
+def _selected(items: list, report: CheckReport, what: str) -> list:
+    """``items`` to decode: all, or an evenly spaced ``DECODE_LIMIT``."""
+    if DECODE_LIMIT is None or len(items) <= DECODE_LIMIT:
+        return list(items)
+    step = len(items) / DECODE_LIMIT
+    chosen = [items[int(k * step)] for k in range(DECODE_LIMIT)]
+    report.note(f'decoded {len(chosen)} of {len(items)} {what} (every '
+                f'{step:.1f}-th, --sample {DECODE_LIMIT}); the others were '
+                'not decoded')
+    return chosen
+
+
+def _map_files(func, items: list, what: str) -> list:
+    """``[func(item) ...]``, in worker processes with a progress bar when
+    there are many."""
+    if len(items) < PARALLEL_FROM:
+        return [func(item) for item in items]
+    print(f'decoding {len(items)} {what}', flush=True)
+    results = track_parallel_progress(func, items,
+                                      nproc=min(8, os.cpu_count() or 1),
+                                      chunksize=16)
+    print(flush=True)
+    return results
+
+
+def _decode_all(paths: List[str], report: CheckReport, what: str) -> None:
     if not paths:
         return
-    step = max(1, len(paths) // DECODE_SAMPLE)
-    bad = [(p, why) for p in paths[::step][:DECODE_SAMPLE]
-           if (why := _readable(p)) is not None]
+    chosen = _selected(paths, report, what)
+    bad = [(p, why) for p, why in zip(chosen, _map_files(_readable, chosen,
+                                                         what))
+           if why is not None]
     if bad:
-        report.error(f'{len(bad)} of {min(len(paths), DECODE_SAMPLE)} '
-                     f'sampled {what} cannot be decoded, e.g. {bad[0][0]}: '
-                     f'{bad[0][1]}',
+        report.error(f'{len(bad)} of {len(chosen)} {what} cannot be decoded: '
+                     + _examples([f'{p} ({why})' for p, why in bad]),
                      'the files are truncated or not images (a Git LFS '
                      'pointer or an HTML error page?); download them again')
+
+
+def _mask_problem(paths: Tuple[str, Optional[str]]) -> Optional[str]:
+    """What is wrong with a part mask (decoding, values, size), or None."""
+    mask_path, img_path = paths
+    why = _readable(mask_path)
+    if why is not None:
+        return f'{osp.basename(mask_path)} ({why})'
+    mask = np.asarray(Image.open(mask_path))
+    if mask.ndim != 2:
+        return f'{osp.basename(mask_path)} has shape {mask.shape} (not 1 channel)'
+    values = set(np.unique(mask).tolist())
+    if not values <= {0, 1} and not values <= {0, 255}:
+        return f'{osp.basename(mask_path)} values {sorted(values)[:6]}'
+    if img_path and osp.isfile(img_path) and _readable(img_path) is None:
+        with Image.open(img_path) as img:
+            size = img.size[::-1]
+        if mask.shape[:2] != size:
+            return (f'size: {osp.basename(mask_path)} {mask.shape[:2]} vs '
+                    f'image {size}')
+    return None
+
+
+def _label_problem(path: str) -> Optional[str]:
+    """What is wrong with an ATR label map, or None."""
+    why = _readable(path)
+    if why is not None:
+        return f'{osp.basename(path)} ({why})'
+    label = np.asarray(Image.open(path))
+    if label.ndim != 2 or label.max() >= len(ATR_CLASSES):
+        return f'{osp.basename(path)} (shape {label.shape}, max {label.max()})'
+    return None
 
 
 # ------------------------------------------------------------------ TBPR
@@ -258,58 +321,23 @@ def _find_annotation(report: CheckReport, cls, data_root: str,
 def _check_records(report: CheckReport, cls, path: str,
                    records) -> List[Tuple[int, dict]]:
     """Validate per-image records; return the usable ``(index, record)``."""
-    if not isinstance(records, list):
-        report.error(f'{path}: expected a JSON list of per-image records, '
-                     f'got a {type(records).__name__}',
-                     'use the official annotation file')
-        return []
+    problems = validate_tbpr_records(records, cls.IMAGE_KEY,
+                                     cls.OFFICIAL_SPLITS)
     key, other = cls.IMAGE_KEY, ('img_path' if cls.IMAGE_KEY == 'file_path'
                                  else 'file_path')
-    problems: Dict[str, List[str]] = defaultdict(list)
-    with_other_key, usable = 0, []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            problems['are not JSON objects'].append(f'record {i}')
-            continue
-        missing = [k for k in ('split', 'captions', key, 'id')
-                   if k not in rec]
-        if key in missing and other in rec:
-            with_other_key += 1
-            continue
-        if missing:
-            problems[f'lack keys {missing}'].append(f'record {i}')
-            continue
-        where = f'record {i} ({rec[key]!r})'
-        if rec['split'] not in cls.OFFICIAL_SPLITS:
-            problems[f'have a split outside {list(cls.OFFICIAL_SPLITS)}'
-                     ].append(f'{where}: {rec["split"]!r}')
-            continue
-        caps = rec['captions']
-        if not isinstance(caps, list) or not caps or not all(
-                isinstance(c, str) and c.strip() for c in caps):
-            problems['need a non-empty list of non-empty captions'].append(
-                where)
-            continue
-        if not isinstance(rec['id'], int) or isinstance(rec['id'], bool):
-            problems['have a non-integer id'].append(
-                f'{where}: {rec["id"]!r}')
-            continue
-        rel = rec[key]
-        if not isinstance(rel, str) or not rel:
-            problems[f'have an empty {key}'].append(where)
-            continue
-        if '\\' in rel:
-            problems['use backslashes in image paths (use "/")'].append(where)
-            continue
-        if osp.isabs(rel):
-            problems[f'have absolute image paths ({key} is relative to '
-                     'imgs/)'].append(where)
-            continue
-        if rel.startswith(('imgs/', './imgs/')):
-            problems[f'repeat the "imgs/" prefix in {key} (paths are '
-                     'relative to imgs/)'].append(where)
-            continue
-        usable.append((i, rec))
+    whole = [p for p in problems if p.index is None]
+    for problem in whole:
+        report.error(f'{path}: {problem.message}',
+                     'use the official annotation file')
+    if whole:
+        return []
+    grouped: Dict[str, List[str]] = defaultdict(list)
+    for problem in problems:
+        rec = records[problem.index]
+        name = rec.get(key) if isinstance(rec, dict) else None
+        grouped[problem.kind].append(f'record {problem.index}' + (
+            f' ({name!r})' if name is not None else ''))
+    with_other_key = len(grouped.pop(f'other key {other}', []))
     if with_other_key:
         mv = (f"python -c \"import json; p='{path}'; d=json.load(open(p)); "
               f"[r.__setitem__('{key}', r.pop('{other}')) for r in d]; "
@@ -321,12 +349,13 @@ def _check_records(report: CheckReport, cls, path: str,
                      f'{other!r} ({why}) but {cls.__name__} reads {key!r}',
                      f'check that this is the {cls.DATASET_NAME} file; then '
                      f'rename the key: {mv}')
-    for what, where in problems.items():
-        report.error(f'{path}: {len(where)} records {what}: '
-                     f'{_examples(where)}',
+    for what, messages in grouped.items():
+        report.error(f'{path}: {len(messages)} records {what}: '
+                     f'{_examples(messages)}',
                      'fix or remove these records (the loader stops at the '
                      'first one)')
-    return usable
+    bad = {p.index for p in problems}
+    return [(i, r) for i, r in enumerate(records) if i not in bad]
 
 
 def _check_identities(report: CheckReport, cls, path: str,
@@ -396,7 +425,7 @@ def _check_images(report: CheckReport, data_root: str, img_prefix: str,
     if decode:
         present = [osp.join(img_root, r[key]) for _, r in usable
                    if osp.isfile(osp.join(img_root, r[key]))]
-        _decode_sample(present, report, 'images')
+        _decode_all(present, report, 'images')
 
 
 def _split_counts(cls, usable) -> Dict[str, Dict[str, int]]:
@@ -559,7 +588,7 @@ def _check_parts(report: CheckReport, cls, data_root: str,
     if by_position:
         report.error(f'{len(by_position)} seg masks are named by the record '
                      f'position in {src} instead of its idx (the official '
-                     f'CUHK-PEDES loader\'s data_id, bug B10), e.g. '
+                     f'CUHK-PEDES loader\'s data_id, fidelity M2), e.g. '
                      f'{_examples(by_position)}',
                      'regenerate the masks keyed by idx, or load with '
                      "part_files=dict(faithful=True)")
@@ -586,31 +615,23 @@ def _check_parts(report: CheckReport, cls, data_root: str,
 def _check_mask_sample(report: CheckReport, present: List[str],
                        data_root: str, img_prefix: str, captions: List[str],
                        seg_root: str) -> None:
-    """Decode a sample of masks: 0/1 values and the size of the image."""
-    step = max(1, len(present) // DECODE_SAMPLE)
-    bad_values, bad_size = [], []
-    for path in present[::step][:DECODE_SAMPLE]:
-        why = _readable(path)
-        if why is not None:
-            bad_values.append(f'{osp.basename(path)} ({why})')
-            continue
-        mask = np.asarray(Image.open(path))
-        values = set(np.unique(mask).tolist())
-        if not values <= {0, 1} and not values <= {0, 255}:
-            bad_values.append(f'{osp.basename(path)} values '
-                              f'{sorted(values)[:6]}')
-            continue
+    """Decode the masks: one channel, 0/1 values, the size of the image."""
+    chosen = _selected(present, report, 'seg masks')
+
+    def image_of(path):
         idx = int(osp.basename(path).split('_', 1)[0])
-        img_path = osp.join(data_root, img_prefix, captions[idx])
-        if osp.isfile(img_path):
-            with Image.open(img_path) as img:
-                size = img.size[::-1]
-            if mask.shape[:2] != size:
-                bad_size.append(f'{osp.basename(path)} {mask.shape[:2]} vs '
-                                f'image {size}')
+        return osp.join(data_root, img_prefix, captions[idx]) \
+            if idx < len(captions) else None
+
+    found = _map_files(_mask_problem, [(p, image_of(p)) for p in chosen],
+                       'seg masks')
+    bad_size = [f[len('size: '):] for f in found if f and
+                f.startswith('size: ')]
+    bad_values = [f for f in found if f and not f.startswith('size: ')]
     if bad_values:
         report.error(f'seg masks in {seg_root} must be single-channel 0/1 '
-                     f'(or 0/255) PNGs: {_examples(bad_values)}',
+                     f'(or 0/255) PNGs: {len(bad_values)} are not: '
+                     f'{_examples(bad_values)}',
                      'regenerate them with tools/data/generate_part_masks.py')
     if bad_size:
         report.error(f'seg masks must have the size of their image: '
@@ -654,8 +675,8 @@ def check_tbpr_dataset(data_root: str,
     usable = _check_records(report, cls, path, records)
     if not usable:
         return report
-    paths = Counter((r['split'], r[cls.IMAGE_KEY]) for _, r in usable)
-    dups = [p for (_, p), n in paths.items() if n > 1]
+    dups = [records[again][cls.IMAGE_KEY]
+            for _, again in duplicate_images(records, cls.IMAGE_KEY)]
     if dups:
         report.warning(f'{path}: {len(dups)} image paths occur in several '
                        f'records of a split, e.g. {_examples(dups)}',
@@ -684,7 +705,7 @@ def check_atr_dataset(data_root: str,
                       img_dir: str = 'JPEGImages',
                       seg_dir: str = 'SegmentationClassAug',
                       check_images: bool = True) -> CheckReport:
-    """Check the ATR layout of Person-SAM training (method.md §1)."""
+    """Check the ATR layout of Person-SAM training (docs/fidelity.md F1)."""
     report = CheckReport('ATR', data_root)
     if not osp.isdir(data_root):
         report.error(f'data_root {data_root} does not exist',
@@ -734,7 +755,7 @@ def check_atr_dataset(data_root: str,
         split = ann.rsplit('_', 1)[-1].split('.')[0]
         if not osp.isfile(path):
             if split == 'train':
-                fix = ('the official release lacks it (method.md §0): '
+                fix = ('the official release lacks it (docs/fidelity.md G4): '
                        'generate it with tools/data/generate_atr_phrases.py '
                        'and tools/data/split_atr_phrases.py')
             else:
@@ -745,6 +766,10 @@ def check_atr_dataset(data_root: str,
             records = read_atr_descriptions(path)
         except PartFileError as err:
             report.error(str(err), f'fix the record or regenerate {ann}')
+            continue
+        if not records:
+            report.error(f'{path}: no records (an empty list)',
+                         f'regenerate {ann} or copy the official one')
             continue
         report.counts[split] = dict(
             records=len(records), images=len({r['name'] for r in records}))
@@ -775,18 +800,12 @@ def check_atr_dataset(data_root: str,
                      'copy the complete SegmentationClassAug folder (label '
                      'maps are paired with images by file stem)')
     sample = sorted(n for n in names_needed if n in images)
-    _decode_sample([osp.join(image_root, n) for n in sample], report,
-                   'images')
-    step = max(1, len(sample) // DECODE_SAMPLE)
-    bad = []
-    for name in sample[::step][:DECODE_SAMPLE]:
-        mask = osp.join(seg_root, osp.splitext(name)[0] + '.png')
-        if not osp.isfile(mask) or _readable(mask) is not None:
-            continue
-        label = np.asarray(Image.open(mask))
-        if label.ndim != 2 or label.max() >= len(ATR_CLASSES):
-            bad.append(f'{osp.basename(mask)} (shape {label.shape}, max '
-                       f'{label.max()})')
+    _decode_all([osp.join(image_root, n) for n in sample], report,
+                'images')
+    label_maps = [m for m in (osp.join(seg_root, osp.splitext(n)[0] + '.png')
+                              for n in sample) if osp.isfile(m)]
+    chosen = _selected(label_maps, report, 'label maps')
+    bad = [b for b in _map_files(_label_problem, chosen, 'label maps') if b]
     if bad:
         report.error(f'ATR label maps must be single-channel class ids '
                      f'0..{len(ATR_CLASSES) - 1}: {_examples(bad)}',

@@ -1,6 +1,6 @@
 """Readers and writers of the official SAP-SAM part files.
 
-The file formats follow the official release (method.md §1.5, §3, §4):
+The file formats follow the official release (docs/fidelity.md F1):
 
 - ``atr_item_descriptions_<split>.json``: a list of ``{"name": "<ATR jpg>",
   "idx": "<group key>", "text": "<phrase>"}`` records, one per (image, group).
@@ -21,8 +21,9 @@ interrupted run never leaves a truncated file behind.
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from sapsam.utils.checkpoint_compat import atomic_write_bytes
 
 # ATR label ids (../shared/data/atr_label.txt).
 ATR_CLASSES = ('background', 'hat', 'hair', 'sunglass', 'upper-clothes',
@@ -46,7 +47,7 @@ ATR_CROP_GROUPS: Dict[str, Tuple[int, ...]] = {
 }
 
 # The classes each phrase actually describes: the Person-SAM target merges of
-# the official training code (method.md §2.2): hair without face, glasses
+# the official training code (docs/fidelity.md G3): hair without face, glasses
 # without face, shoes without legs.
 ATR_PART_GROUPS: Dict[str, Tuple[int, ...]] = {
     '1': (1, ),
@@ -109,19 +110,14 @@ def _load_json(path: str, expected_type: type, what: str) -> Any:
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
-    """Write ``obj`` as JSON (``json.dump`` defaults) through a temp file."""
-    out_dir = osp.dirname(osp.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix='.tmp_',
-                               suffix=osp.basename(path))
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``obj`` as JSON (``json.dump`` defaults) through a temp file
+    and ``os.replace`` (normal file mode, no temp file left on error)."""
+    atomic_write_bytes(path, json.dumps(obj).encode('utf-8'))
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write UTF-8 ``text`` atomically (see :func:`atomic_write_json`)."""
+    atomic_write_bytes(path, text.encode('utf-8'))
 
 
 def read_atr_labels(path: str) -> List[str]:
@@ -332,7 +328,7 @@ def pair_by_stem(image_dir: str,
     """Pair images with their label maps by file stem, sorted by name.
 
     The official stage-1 script paired two unsorted directory listings
-    (B9), which mis-pairs on most file systems.
+    (docs/fidelity.md G2), which mis-pairs on most file systems.
 
     Returns:
         tuple: ``[(image file name, image path, mask path), ...]`` and the

@@ -1,16 +1,23 @@
 """Stage 1: describe every part group of the ATR images with a phrase.
 
 Pairs ``JPEGImages/*.jpg`` with ``SegmentationClassAug/*.png`` by file stem,
-whitens and crops each part group (method.md §1.3), asks the configured
+whitens and crops each part group (docs/fidelity.md G1), asks the configured
 phrase generator (BLIP-2 or the colour template) for a phrase, and writes
 ``atr_item_descriptions_{train,dev,test,}.json`` (records ``{name, idx,
 text}``), split 8:1:1 **by image**, plus the official raw per-image list
 ``descriptions/description_json_0_<last>.json``.
 
-Resumable: one JSON line per finished image is appended to
-``<out_dir>/atr_descriptions_raw*.jsonl``; a rerun skips those images.
-``--shard i/n`` processes every n-th image; the run that finds every image
-done writes the final files.
+Resumable: one JSON line per finished image, keyed by the image and label
+map bytes and the generator config, is appended to
+``<out_dir>/atr_descriptions_raw*.jsonl``; a rerun skips the images whose
+key is unchanged. ``--shard i/n`` processes every n-th image; the last
+shard to finish writes the final files.
+
+Never overwrites an annotation file it did not write: the files it wrote
+are listed with their sha256 in ``<out_dir>/.sapsam_generated.json``; an
+existing ``atr_item_descriptions*.json`` that is not listed there (e.g. the
+official copy in ``data/ATR``) stops the tool before any work, with the
+advice to pass ``--out-dir``.
 
 Example::
 
@@ -18,6 +25,7 @@ Example::
         configs/parts/atr_phrases_template_synthetic.py
 """
 import argparse
+import json
 import os.path as osp
 import sys
 
@@ -26,18 +34,63 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
-from sapsam.parts.formats import (ATR_CROP_GROUPS,  # noqa: E402
-                                  atomic_write_json, pair_by_stem,
-                                  write_atr_descriptions)
+from sapsam.parts.formats import (ATR_CLASSES,  # noqa: E402
+                                  ATR_CROP_GROUPS, atomic_write_json,
+                                  pair_by_stem, write_atr_descriptions)
 from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
                                    read_progress)
+from sapsam.parts.stage_keys import (content_key, file_digest,  # noqa: E402
+                                     merge_lock, remove_stale_temp_files)
 from sapsam.registry import PHRASE_GENERATORS  # noqa: E402
+from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
 
 RAW_PATTERN = 'atr_descriptions_raw*.jsonl'
+#: Files this tool wrote, with their sha256 (what it may overwrite).
+MANIFEST = '.sapsam_generated.json'
+
+
+def output_files(cfg, out_dir, num_images):
+    """Every final file the tool writes, relative to ``out_dir``."""
+    return ([osp.join('descriptions',
+                      f'description_json_0_{num_images - 1}.json'),
+             'atr_item_descriptions.json'] +
+            [f'atr_item_descriptions_{name}.json' for name in
+             cfg.split_names])
+
+
+def read_manifest(out_dir):
+    path = osp.join(out_dir, MANIFEST)
+    if not osp.isfile(path):
+        return {}
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def refuse_foreign_files(out_dir, names):
+    """Raise if a file to write exists but was not written by this tool
+    (or was changed since)."""
+    manifest = read_manifest(out_dir)
+    foreign = [osp.join(out_dir, n) for n in names
+               if osp.isfile(osp.join(out_dir, n)) and
+               manifest.get(n) != file_digest(osp.join(out_dir, n))]
+    if foreign:
+        raise FileExistsError(
+            f'refusing to overwrite {", ".join(foreign)}: not written by '
+            'this tool (official annotations or edited by hand). Write the '
+            'generated phrases elsewhere with --out-dir DIR (or '
+            '--cfg-options out_dir=DIR), or move these files away.')
+
+
+def write_tracked(out_dir, name, writer, payload):
+    """Write ``out_dir/name`` with ``writer`` and record its digest."""
+    path = osp.join(out_dir, name)
+    writer(path, payload)
+    manifest = read_manifest(out_dir)
+    manifest[name] = file_digest(path)
+    atomic_write_json(osp.join(out_dir, MANIFEST), manifest)
 
 
 def parse_args(argv=None):
@@ -46,7 +99,7 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', help='overrides cfg.out_dir')
     parser.add_argument('--shard', default='0/1',
                         help='process shard i of n ("i/n")')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
     return parser.parse_args(argv)
 
@@ -63,12 +116,12 @@ def split_by_image(names, ratios, seed):
 
 def finalize(cfg, out_dir, raw):
     """Write the official raw list, then the flattened split files."""
-    # The official script's raw output (method.md §1.4), for exchange.
-    atomic_write_json(
-        osp.join(out_dir, 'descriptions',
-                 f'description_json_0_{len(raw) - 1}.json'),
-        [dict(description=raw[name], name=name, id=i)
-         for i, name in enumerate(raw)])
+    names = output_files(cfg, out_dir, len(raw))
+    refuse_foreign_files(out_dir, names)
+    # The official script's raw output (docs/fidelity.md F1), for exchange.
+    write_tracked(out_dir, names[0], atomic_write_json,
+                  [dict(description=raw[name], name=name, id=i)
+                   for i, name in enumerate(raw)])
     records, empty = [], 0
     for name in sorted(raw):
         for key in ATR_CROP_GROUPS:
@@ -80,15 +133,13 @@ def finalize(cfg, out_dir, raw):
                 continue
             records.append(dict(name=name, idx=key, text=text.strip()))
     splits = split_by_image(raw.keys(), cfg.split_ratios, cfg.split_seed)
-    write_atr_descriptions(osp.join(out_dir, 'atr_item_descriptions.json'),
-                           records)
+    write_tracked(out_dir, names[1], write_atr_descriptions, records)
     counts = {}
     for split_name, names in zip(cfg.split_names, splits):
         keep = set(names)
         subset = [r for r in records if r['name'] in keep]
-        write_atr_descriptions(
-            osp.join(out_dir, f'atr_item_descriptions_{split_name}.json'),
-            subset)
+        write_tracked(out_dir, f'atr_item_descriptions_{split_name}.json',
+                      write_atr_descriptions, subset)
         counts[split_name] = (len(names), len(subset))
     print_log(f'ATR phrases: {len(records)} records from {len(raw)} images '
               f'({empty} empty generations skipped); split (images, '
@@ -96,11 +147,16 @@ def finalize(cfg, out_dir, raw):
     return counts
 
 
+def read_done(out_dir, keys):
+    """``{image name: description}`` of the images whose key is current."""
+    return {r['name']: r['description']
+            for r in read_progress(osp.join(out_dir, RAW_PATTERN))
+            if keys.get(r.get('name')) == r.get('key')}
+
+
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, check_runner_keys=False)
     out_dir = args.out_dir or cfg.out_dir
     shard, num_shards = parse_shard(args.shard)
     pairs, unpaired = pair_by_stem(osp.join(cfg.data_root, cfg.image_dir),
@@ -111,8 +167,12 @@ def main(argv=None):
     if not pairs:
         raise FileNotFoundError(f'no image/label-map pairs under '
                                 f'{cfg.data_root}')
-    raw = {r['name']: r['description']
-           for r in read_progress(osp.join(out_dir, RAW_PATTERN))}
+    refuse_foreign_files(out_dir, output_files(cfg, out_dir, len(pairs)))
+    generator_key = content_key(cfg.generator)
+    keys = {name: content_key(file_digest(img), file_digest(mask),
+                              generator_key)
+            for name, img, mask in pairs}
+    raw = read_done(out_dir, keys)
     todo = [p for k, p in enumerate(pairs)
             if k % num_shards == shard and p[0] not in raw]
     print_log(f'ATR phrases: {len(pairs)} images, {len(raw)} already done, '
@@ -127,32 +187,46 @@ def main(argv=None):
                 out_dir, f'atr_descriptions_raw{suffix}.jsonl')) as writer:
             for start in range(0, len(todo), cfg.batch_size):
                 batch = todo[start:start + cfg.batch_size]
-                images = [mmcv.imread(p[1], channel_order='rgb')
-                          for p in batch]
-                labels = [mmcv.imread(p[2], flag='unchanged') for p in batch]
-                for (name, img_path, mask_path), img, lab in zip(
-                        batch, images, labels):
-                    if img is None or lab is None:
-                        raise ValueError(f'cannot read {img_path} or '
-                                         f'{mask_path}')
-                    if lab.ndim == 3:
-                        raise ValueError(f'{mask_path}: expected a one-channel'
-                                         f' label map, got shape {lab.shape}')
+                images = [read_pair_image(p[1], 'image') for p in batch]
+                labels = [read_pair_image(p[2], 'label map') for p in batch]
                 descriptions = generator.generate(images, labels,
                                                   [p[0] for p in batch])
                 for (name, _, _), desc in zip(batch, descriptions):
                     writer.write(dict(description=desc, name=name,
-                                      id=ids[name]))
-                    raw[name] = desc
+                                      id=ids[name], key=keys[name]))
                     bar.update()
         sys.stdout.write('\n')
-    missing = [p[0] for p in pairs if p[0] not in raw]
-    if missing:
-        print_log(f'{len(missing)} images still to do in other shards; the '
-                  'last shard to finish writes the final files',
-                  logger='current')
-        return None
-    return finalize(cfg, out_dir, {p[0]: raw[p[0]] for p in pairs})
+    # The last shard to finish merges: reread every shard's progress.
+    with merge_lock(out_dir, 'atr_phrases'):
+        remove_stale_temp_files(out_dir, osp.join(out_dir, 'descriptions'))
+        raw = read_done(out_dir, keys)
+        missing = [p[0] for p in pairs if p[0] not in raw]
+        if missing:
+            print_log(f'{len(missing)} images still to do in other shards; '
+                      'the last shard to finish writes the final files',
+                      logger='current')
+            return None
+        return finalize(cfg, out_dir, {p[0]: raw[p[0]] for p in pairs})
+
+
+def read_pair_image(path, what):
+    """An RGB image or a one-channel ATR label map; errors name the file."""
+    flag = dict(image='color', **{'label map': 'unchanged'})[what]
+    try:
+        array = mmcv.imread(path, flag=flag, channel_order='rgb')
+    except Exception as err:  # noqa: BLE001 (cv2 raises several types)
+        raise ValueError(f'{path}: cannot read the {what} ({err})') from err
+    if array is None:
+        raise ValueError(f'{path}: cannot decode the {what} (empty, '
+                         'truncated or not an image)')
+    if what == 'label map':
+        if array.ndim == 3:
+            raise ValueError(f'{path}: expected a one-channel label map, got '
+                             f'shape {array.shape}')
+        if array.max() >= len(ATR_CLASSES):
+            raise ValueError(f'{path}: label id {int(array.max())} out of '
+                             f'range (ATR ids are 0..{len(ATR_CLASSES) - 1})')
+    return array
 
 
 if __name__ == '__main__':

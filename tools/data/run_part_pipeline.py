@@ -21,7 +21,6 @@ Example (what ``make demo`` runs)::
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -35,7 +34,9 @@ from mmengine.logging import print_log  # noqa: E402
 from sapsam.parts.evaluation import (evaluate_part_masks,  # noqa: E402
                                      format_iou_table,
                                      synthetic_phrase_groups)
-from sapsam.parts.formats import find_part_files, read_data_final  # noqa
+from sapsam.parts.formats import (atomic_write_json,  # noqa: E402
+                                  find_part_files, read_data_final)
+from sapsam.parts.stage_keys import content_key, file_digest  # noqa: E402
 
 SHORT = {'CUHK-PEDES': 'cuhk', 'ICFG-PEDES': 'icfg', 'RSTPReid': 'rstp'}
 PERSON_SAM_CFG = 'configs/person_sam/mca_atr_synthetic.py'
@@ -64,26 +65,42 @@ def run(cmd):
 
 
 def train_person_sam(args, atr_out):
-    """Train Person-SAM on the template phrases; return the best weights."""
-    work_dir = osp.join(args.work_dir, 'person_sam')
-    found = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
-    if found:
-        print_log(f'Person-SAM already trained: {found[-1]}',
-                  logger='current')
-        return found[-1]
-    options = [f'{loader}.dataset.ann_file={osp.abspath(atr_out)}/'
-               f'atr_item_descriptions_{split}.json'
-               for loader, split in (('train_dataloader', 'train'),
-                                     ('val_dataloader', 'dev'),
-                                     ('test_dataloader', 'test'))]
+    """Train Person-SAM on the template phrases; return the best weights.
+
+    The run is done only when ``training_done.json`` says so (written after
+    ``tools/train.py`` exits 0); a run killed earlier is resumed from its
+    last intact checkpoint. The work dir is keyed by the ATR phrase files
+    and the options, so other inputs train a new model.
+    """
+    ann_files = [f'{osp.abspath(atr_out)}/atr_item_descriptions_{split}.json'
+                 for split in ('train', 'dev', 'test')]
+    key = content_key([file_digest(f) for f in ann_files], args.data_root,
+                      args.person_sam_options, file_digest(
+                          osp.join(REPO, PERSON_SAM_CFG)))
+    work_dir = osp.join(args.work_dir, 'person_sam', key)
+    done_file = osp.join(work_dir, 'training_done.json')
+    if osp.isfile(done_file):
+        with open(done_file, encoding='utf-8') as f:
+            best = json.load(f)['checkpoint']
+        if osp.isfile(best):
+            print_log(f'Person-SAM already trained: {best}', logger='current')
+            return best
+    options = [f'{loader}.dataset.ann_file={ann}'
+               for loader, ann in zip(('train_dataloader', 'val_dataloader',
+                                       'test_dataloader'), ann_files)]
     options += [f'{loader}.dataset.data_root={args.data_root}/ATR'
                 for loader in ('train_dataloader', 'val_dataloader',
                                'test_dataloader')]
-    run(['tools/train.py', PERSON_SAM_CFG, '--work-dir', work_dir,
+    resume = ['--resume'] if glob.glob(osp.join(work_dir, '*.pth')) else []
+    if resume:
+        print_log(f'Person-SAM training in {work_dir} did not finish; '
+                  'resuming it', logger='current')
+    run(['tools/train.py', PERSON_SAM_CFG, '--work-dir', work_dir, *resume,
          '--cfg-options', *options, *args.person_sam_options])
     found = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
     if not found:
         raise FileNotFoundError(f'no best_*.pth in {work_dir}')
+    atomic_write_json(done_file, dict(checkpoint=found[-1], key=key))
     return found[-1]
 
 
@@ -131,10 +148,8 @@ def main(argv=None):
     print(f'part pipeline finished in {time.time() - start:.0f} s '
           f'(Person-SAM weights: {checkpoint})')
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(dict(results=results, checkpoint=checkpoint), f,
-                      indent=2)
+        atomic_write_json(args.out, dict(results=results,
+                                         checkpoint=checkpoint))
     return results
 
 

@@ -8,11 +8,12 @@ attribute, idx, sentence}``, ``name`` with the official leading slash) plus
 captions that could not be split. Nothing is lost silently: every caption
 is either in the data_final file or in the error list.
 
-Resumable: one JSON line per caption is appended to
-``<out_dir>/<DATASET>_split_progress*.jsonl``; a rerun skips the captions
-already there (``--retry-errors`` redoes the failed ones). ``--shard i/n``
-splits the work across processes; the run that completes the set writes
-the final files.
+Resumable: one JSON line per caption, keyed by the caption text and the
+splitter config, is appended to ``<out_dir>/<DATASET>_split_progress*.jsonl``;
+a rerun skips the captions whose key is unchanged (an edited caption or
+another splitter is split again; ``--retry-errors`` redoes the failed ones).
+``--shard i/n`` splits the work across processes, at the same time or one
+after another; the last shard to finish writes the final files.
 
 Example::
 
@@ -28,15 +29,18 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
-from sapsam.parts.formats import (data_final_filename,  # noqa: E402
-                                  official_name, write_data_final)
+from sapsam.parts.formats import (atomic_write_text,  # noqa: E402
+                                  data_final_filename, official_name,
+                                  write_data_final)
 from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
                                    read_progress)
+from sapsam.parts.stage_keys import (content_key, merge_lock,  # noqa: E402
+                                     remove_stale_temp_files)
 from sapsam.registry import CAPTION_SPLITTERS, DATASETS  # noqa: E402
+from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
 
 
 def parse_args(argv=None):
@@ -47,7 +51,7 @@ def parse_args(argv=None):
                         help='process shard i of n ("i/n")')
     parser.add_argument('--retry-errors', action='store_true',
                         help='split again the captions that failed before')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
     return parser.parse_args(argv)
 
@@ -84,32 +88,41 @@ def finalize(out_dir, name, infos, done):
             caption = ' '.join(info['caption'].split())
             errors.append(f'{idx}\t{record_name}\t{caption}\t{reason}')
     path = osp.join(out_dir, data_final_filename(name, len(infos)))
-    write_data_final(path, records)
     err_path = osp.join(out_dir, f'{name}_err_list.txt')
-    with open(err_path, 'w', encoding='utf-8') as f:
-        f.write(''.join(line + '\n' for line in errors))
+    # The error list first: data_final marks the stage as finished.
+    atomic_write_text(err_path, ''.join(line + '\n' for line in errors))
+    write_data_final(path, records)
     print_log(f'{name}: {len(records)} captions split, {len(errors)} failed '
               f'(listed in {err_path}); wrote {path}', logger='current')
     return path, err_path
 
 
+def read_done(out_dir, name, keys, retry_errors=False):
+    """``{caption_idx: progress record}`` of the captions whose recorded key
+    is their current key (several files may hold a caption: the latest
+    wins)."""
+    done = {}
+    for rec in sorted(read_progress(osp.join(
+            out_dir, f'{name}_split_progress*.jsonl')),
+            key=lambda r: r.get('time', 0)):
+        if keys.get(rec.get('idx')) == rec.get('key'):
+            done[rec['idx']] = rec
+    if retry_errors:
+        done = {k: v for k, v in done.items() if 'attribute' in v}
+    return done
+
+
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, check_runner_keys=False)
     out_dir = args.out_dir or cfg.out_dir
     os.makedirs(out_dir, exist_ok=True)
     shard, num_shards = parse_shard(args.shard)
     name, infos = load_captions(cfg)
-    done = {}
-    # Several files (shards, retries) may hold a caption: the latest wins.
-    for rec in sorted(read_progress(osp.join(
-            out_dir, f'{name}_split_progress*.jsonl')),
-            key=lambda r: r.get('time', 0)):
-        done[rec['idx']] = rec
-    if args.retry_errors:
-        done = {k: v for k, v in done.items() if 'attribute' in v}
+    splitter_key = content_key(cfg.splitter)
+    keys = {info['caption_idx']: content_key(info['caption'], splitter_key)
+            for info in infos}
+    done = read_done(out_dir, name, keys, args.retry_errors)
     todo = [info for info in infos if info['caption_idx'] % num_shards == shard
             and info['caption_idx'] not in done]
     print_log(f'{name}: {len(infos)} train captions, {len(done)} already '
@@ -135,18 +148,23 @@ def main(argv=None):
                         print_log(f'{name}: caption {idx} '
                                   f'{info["caption"]!r} not split: '
                                   f'{result.error}', logger='current')
+                    rec['key'] = keys[idx]
                     rec['time'] = time.time()
                     writer.write(rec)
-                    done[idx] = rec
                 bar.update(len(batch))
         sys.stdout.write('\n')
         print_log(f'{name}: {failed} of {len(todo)} captions failed in this '
                   'run', logger='current')
-    if any(info['caption_idx'] not in done for info in infos):
-        print_log(f'{name}: captions still to do in other shards; the last '
-                  'shard to finish writes the final files', logger='current')
-        return None
-    return finalize(out_dir, name, infos, done)
+    # The last shard to finish merges: reread every shard's progress.
+    with merge_lock(out_dir, f'{name}_split'):
+        remove_stale_temp_files(out_dir)
+        done = read_done(out_dir, name, keys)
+        if any(info['caption_idx'] not in done for info in infos):
+            print_log(f'{name}: captions still to do in other shards; the '
+                      'last shard to finish writes the final files',
+                      logger='current')
+            return None
+        return finalize(out_dir, name, infos, done)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,116 @@
+"""No entry point unpickles a crafted checkpoint without the opt-in; bad
+checkpoint files give errors that name them."""
+import os
+import os.path as osp
+import shutil
+
+import pytest
+import torch
+
+from sapsam.utils.checkpoint_compat import (TRUST_ENV, TRUST_FLAG,
+                                            CheckpointError,
+                                            load_local_checkpoint)
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (harmless stand-in for code)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+@pytest.fixture
+def payload(tmp_path):
+    """``(checkpoint path, marker path)`` of a crafted checkpoint."""
+    marker = str(tmp_path / 'PAYLOAD_RAN')
+    path = str(tmp_path / 'crafted.pth')
+    torch.save(dict(state_dict={}, meta=dict(x=_Payload(marker))), path)
+    return path, marker
+
+
+def _refused(result, marker):
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert not osp.exists(marker), 'the payload ran'
+    assert TRUST_FLAG in text and TRUST_ENV in text, text[-2000:]
+
+
+def test_tools_refuse_payload(tools, synthetic_cuhk, payload, tmp_path):
+    ckpt, marker = payload
+    opts = tools.options(synthetic_cuhk, epochs=1)
+    _refused(tools.run(['tools/test.py', tools.BASELINE, ckpt, '--work-dir',
+                        str(tmp_path / 'w'), '--cfg-options', *opts],
+                       ok=None), marker)
+    _refused(tools.run(['tools/train.py', tools.BASELINE, '--work-dir',
+                        str(tmp_path / 'w'), '--resume', ckpt,
+                        '--cfg-options', *opts], ok=None), marker)
+    _refused(tools.run(['tools/search.py', tools.BASELINE, ckpt,
+                        '--gallery', osp.join(synthetic_cuhk, 'imgs'),
+                        '--query', 'a man', '--cfg-options',
+                        f'test_dataloader.dataset.data_root={synthetic_cuhk}'],
+                       ok=None), marker)
+    out_dir = tmp_path / 'parts'
+    out_dir.mkdir()
+    shutil.copy(osp.join(synthetic_cuhk, 'CUHK-PEDES_data_final_152.json'),
+                out_dir)
+    _refused(tools.run(['tools/data/generate_part_masks.py',
+                        'configs/parts/part_masks_synthetic_cuhk.py',
+                        '--checkpoint', ckpt, '--out-dir', str(out_dir),
+                        '--cfg-options', f'data_root={synthetic_cuhk}'],
+                       ok=None), marker)
+    # The opt-in does unpickle it (so the refusals above are the loader's).
+    tools.run(['tools/test.py', tools.BASELINE, ckpt, TRUST_FLAG,
+               '--work-dir', str(tmp_path / 'w'), '--cfg-options', *opts],
+              ok=None)
+    assert osp.exists(marker)
+
+
+def test_api_refuses_payload(tools, payload, monkeypatch):
+    from sapsam.apis import init_retriever
+    ckpt, marker = payload
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    with pytest.raises(CheckpointError, match=TRUST_ENV):
+        init_retriever(tools.BASELINE, ckpt)
+    assert not osp.exists(marker)
+
+
+@pytest.mark.parametrize('content, problem', [
+    (b'', 'empty file'),
+    (b'<html>404 Not Found</html>', 'not a PyTorch checkpoint'),
+    (b'version https://git-lfs.github.com/spec/v1\n', 'LFS pointer'),
+])
+def test_bad_checkpoint_files_are_named(tmp_path, content, problem):
+    path = tmp_path / 'bad.pth'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=problem) as err:
+        load_local_checkpoint(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_truncated_checkpoint_is_named(tmp_path):
+    path = str(tmp_path / 'full.pth')
+    torch.save(dict(state_dict=dict(w=torch.zeros(1000))), path)
+    with open(path, 'rb') as f:
+        data = f.read()
+    cut = str(tmp_path / 'cut.pth')
+    with open(cut, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match='truncated') as err:
+        load_local_checkpoint(cut)
+    assert cut in str(err.value)
+    assert load_local_checkpoint(path)['state_dict']['w'].shape == (1000, )
+
+
+def test_import_sapsam_installs_nothing():
+    """The loader is installed by the entry points, not by ``import
+    sapsam`` (which must not import mmengine.runner)."""
+    import subprocess
+    import sys
+    code = ('import sys, sapsam; '
+            'print("mmengine.runner" in sys.modules)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, env=dict(os.environ), check=True)
+    assert out.stdout.strip() == 'False'
