@@ -1,30 +1,34 @@
-"""Benchmark: chunked ``rank_metrics`` vs the full-argsort reference.
+"""Benchmark: text-to-image evaluation at ICFG-PEDES size.
 
-Random retrieval data at ICFG-PEDES test size by default: 19,848 query
-captions x 19,848 gallery images, 1,000 identities with an uneven number of
-images each, one caption per image. Text and image features are random unit
-vectors of dimension 512, so the similarity matrix is their product (cosine).
+Three ways to evaluate random retrieval data (19,848 query captions x
+19,848 gallery images, 512-d unit features, 1,000 identities, about 20
+matching images per query as in ICFG-PEDES' test split):
 
-Each implementation runs in its own fresh subprocess, which builds the same
-data from the seed and reports the wall time of the ranking call and the
-peak resident set size (``resource.getrusage``; torch allocations are not
-seen by ``tracemalloc``). The metrics of both must agree.
+* ``matmul``: the similarity matrix ``text @ image.T`` alone, the floor;
+* ``production``: sapsam's evaluation path, ``TBPRMetric.process`` fed the
+  way ``TextToImageRetrievalLoop`` feeds it (batches of 512 captions with
+  the gallery features), then ``compute_metrics``;
+* ``irra_rank``: the similarity matrix, then IRRA's ``rank`` semantics (a
+  stable argsort of every row, ranked pids, cumulative matches), here in
+  blocks of 1,024 rows so that it fits in memory beside the others.
+
+Every measurement runs in a fresh subprocess that builds the same data, so
+peak memory (``ru_maxrss`` above the RSS before the call) belongs to one
+method. Repeats are interleaved (matmul, production, irra_rank, matmul,
+...) and the medians are reported, with the machine load. The metrics of
+``production`` and ``irra_rank`` must agree (R@K exactly, mAP and mINP to
+1e-9), for text-to-image and, with ``--i2t``, image-to-text.
 
 Usage::
 
-    python benchmarks/rank_metrics.py [--num-queries 19848] \
-        [--num-gallery 19848] [--num-ids 1000] [--seed 0] [--threads N]
-
-``--threads`` sets ``torch.set_num_threads`` in the workers (default: torch's
-default). On a machine shared with other jobs, one thread per worker gives
-steadier timings: oversubscribed OpenMP threads wait at every parallel op.
+    python benchmarks/rank_metrics.py --threads 1 --repeats 3 [--i2t]
 """
 import argparse
-import importlib.util
 import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -32,46 +36,29 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RANK_METRICS_FILE = os.path.join(REPO_ROOT, 'sapsam', 'evaluation',
-                                 'functional', 'rank_metrics.py')
-# implementation name -> function name in sapsam.evaluation.functional
-IMPLEMENTATIONS = dict(chunked='rank_metrics',
-                       full_argsort='rank_metrics_full_argsort')
 FEATURE_DIM = 512
-
-
-def _load_rank_metrics_module():
-    """Load ``rank_metrics.py`` by path. It needs only torch, so a worker
-    process holds torch and the data and nothing else (importing the
-    ``sapsam.evaluation`` package would also load mmengine)."""
-    spec = importlib.util.spec_from_file_location('_bench_rank_metrics',
-                                                  RANK_METRICS_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+METHODS = ('matmul', 'production', 'irra_rank')
+LOOP_BATCH_SIZE = 512  # test_dataloader batch size of the ICFG configs
 
 
 def make_retrieval_data(num_queries: int, num_gallery: int, num_ids: int,
-                        seed: int) -> Tuple[torch.Tensor, torch.Tensor,
-                                            torch.Tensor]:
+                        seed: int) -> Tuple[torch.Tensor, ...]:
     """Random text-to-image retrieval data.
 
-    Every identity gets at least one gallery image; the remaining images go
-    to identities drawn with log-normal weights, so images per identity are
-    uneven (as in ICFG-PEDES). Query ``i`` is a caption of gallery image
-    ``perm[i % num_gallery]``.
+    Every identity gets at least one gallery image; the others go to
+    identities drawn with mildly uneven (log-normal, sigma 0.3) weights.
+    Query ``i`` is a caption of gallery image ``perm[i % num_gallery]``.
 
     Returns:
-        tuple: similarity (Q, G) float32 cosine scores of random unit
-        vectors, query_pids (Q,) and gallery_pids (G,).
+        tuple: text (Q, 512) and image (G, 512) unit features, query_pids
+        (Q,) and gallery_pids (G,).
     """
     if num_ids < 1 or num_gallery < num_ids or num_queries < 1:
         raise ValueError('need num_queries >= 1 and num_gallery >= num_ids '
                          f'>= 1, got num_queries={num_queries}, '
                          f'num_gallery={num_gallery}, num_ids={num_ids}')
     generator = torch.Generator().manual_seed(seed)
-    weights = torch.exp(0.75 * torch.randn(num_ids, generator=generator))
+    weights = torch.exp(0.3 * torch.randn(num_ids, generator=generator))
     extra = torch.multinomial(weights, num_gallery - num_ids,
                               replacement=True, generator=generator) \
         if num_gallery > num_ids else torch.zeros(0, dtype=torch.long)
@@ -82,13 +69,58 @@ def make_retrieval_data(num_queries: int, num_gallery: int, num_ids: int,
                                                generator=generator)]
     query_images = torch.randperm(num_gallery, generator=generator)[
         torch.arange(num_queries) % num_gallery]
-    query_pids = gallery_pids[query_images]
-
     text = torch.randn(num_queries, FEATURE_DIM, generator=generator)
     image = torch.randn(num_gallery, FEATURE_DIM, generator=generator)
-    text = torch.nn.functional.normalize(text, dim=1)
-    image = torch.nn.functional.normalize(image, dim=1)
-    return text @ image.T, query_pids, gallery_pids
+    return (torch.nn.functional.normalize(text, dim=1),
+            torch.nn.functional.normalize(image, dim=1),
+            gallery_pids[query_images], gallery_pids)
+
+
+def irra_rank(similarity: torch.Tensor, query_pids: torch.Tensor,
+              gallery_pids: torch.Tensor, topk=(1, 5, 10),
+              block_rows: int = 1024) -> Dict[str, float]:
+    """IRRA's ``rank`` semantics (stable argsort of every row), in blocks of
+    rows; R@K, mAP and mINP in percent."""
+    hits = {k: 0 for k in topk}
+    ap_sum = inp_sum = 0.0
+    positions = torch.arange(1, similarity.shape[1] + 1, dtype=torch.float64)
+    for start in range(0, similarity.shape[0], block_rows):
+        block = similarity[start:start + block_rows]
+        order = torch.argsort(block, dim=1, descending=True, stable=True)
+        matches = gallery_pids[order] == query_pids[start:start +
+                                                    block_rows, None]
+        del order
+        for k in topk:
+            hits[k] += int(matches[:, :k].any(1).sum())
+        num_relevant = matches.sum(1)
+        precision = matches.cumsum(1, dtype=torch.float64) / positions
+        ap_sum += float(((precision * matches).sum(1) / num_relevant).sum())
+        last = similarity.shape[1] - matches.flip(1).to(torch.uint8).argmax(1)
+        inp_sum += float((num_relevant.double() / last).sum())
+    num_queries = similarity.shape[0]
+    results = {f'R{k}': 100.0 * hits[k] / num_queries for k in topk}
+    results['mAP'] = 100.0 * ap_sum / num_queries
+    results['mINP'] = 100.0 * inp_sum / num_queries
+    return results
+
+
+def _production(text, image, query_pids, gallery_pids,
+                i2t: bool) -> Dict[str, Dict[str, float]]:
+    from sapsam.evaluation.metrics import TBPRMetric
+    metric = TBPRMetric(i2t=i2t)
+    for start in range(0, text.shape[0], LOOP_BATCH_SIZE):
+        stop = min(start + LOOP_BATCH_SIZE, text.shape[0])
+        metric.process(None, [
+            dict(text_feat=text[i], query_pid=int(query_pids[i]),
+                 gallery_feats=image, gallery_pids=gallery_pids)
+            for i in range(start, stop)
+        ])
+    metrics = metric.compute_metrics(metric.results)
+    grouped = {}
+    for key, value in metrics.items():
+        direction, name = key.split('/')
+        grouped.setdefault(direction, {})[name] = value
+    return grouped
 
 
 def _current_rss_mb() -> float:
@@ -97,39 +129,49 @@ def _current_rss_mb() -> float:
     return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
 
 
-def _worker(impl: str, num_queries: int, num_gallery: int, num_ids: int,
-            seed: int, threads: Optional[int]) -> Dict:
-    """Build the data, rank it with one implementation, measure."""
+def _worker(method: str, num_queries: int, num_gallery: int, num_ids: int,
+            seed: int, threads: Optional[int], i2t: bool) -> Dict:
+    """Build the data, evaluate it with one method, measure."""
     if threads:
         torch.set_num_threads(threads)
-    similarity, query_pids, gallery_pids = make_retrieval_data(
+    text, image, query_pids, gallery_pids = make_retrieval_data(
         num_queries, num_gallery, num_ids, seed)
-    function = getattr(_load_rank_metrics_module(), IMPLEMENTATIONS[impl])
+    if method == 'production':  # import costs are not evaluation time
+        _production(text[:1], image, query_pids[:1], gallery_pids, False)
     rss_before_mb = _current_rss_mb()
-    start = time.perf_counter()
-    metrics = function(similarity, query_pids, gallery_pids)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    metrics = None
+    if method == 'matmul':
+        similarity = text @ image.T
+    elif method == 'production':
+        metrics = _production(text, image, query_pids, gallery_pids, i2t)
+    else:
+        similarity = text @ image.T
+        metrics = dict(t2i=irra_rank(similarity, query_pids, gallery_pids))
+        if i2t:
+            metrics['i2t'] = irra_rank(similarity.T.contiguous(),
+                                       gallery_pids, query_pids)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return dict(impl=impl, metrics=metrics, time_s=seconds,
-                rss_before_mb=rss_before_mb, peak_rss_mb=peak_rss_mb,
-                threads=torch.get_num_threads())
+    matches = torch.bincount(gallery_pids)[query_pids]
+    return dict(method=method, metrics=metrics, time_s=seconds,
+                cpu_s=cpu_seconds, extra_rss_mb=peak_rss_mb - rss_before_mb,
+                threads=torch.get_num_threads(),
+                matches_per_query=float(matches.double().mean()))
 
 
-def _run_in_subprocess(impl: str, num_queries: int, num_gallery: int,
-                       num_ids: int, seed: int,
-                       threads: Optional[int]) -> Dict:
-    command = [
-        sys.executable,
-        os.path.abspath(__file__), '--worker', impl, '--num-queries',
-        str(num_queries), '--num-gallery',
-        str(num_gallery), '--num-ids',
-        str(num_ids), '--seed',
-        str(seed)
-    ] + (['--threads', str(threads)] if threads else [])
+def _run_worker(method: str, args: Dict) -> Dict:
+    command = [sys.executable, os.path.abspath(__file__), '--worker', method]
+    for key, value in args.items():
+        if value is True:
+            command.append(f'--{key.replace("_", "-")}')
+        elif value not in (None, False):
+            command += [f'--{key.replace("_", "-")}', str(value)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f'benchmark worker {impl!r} failed '
-                           f'(exit {done.returncode}):\n{done.stderr}')
+        raise RuntimeError(f'benchmark worker {method!r} failed (exit '
+                           f'{done.returncode}):\n{done.stderr}')
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -137,67 +179,53 @@ def run(num_queries: int = 19848,
         num_gallery: int = 19848,
         num_ids: int = 1000,
         seed: int = 0,
-        threads: Optional[int] = None) -> Dict:
-    """Run both implementations in fresh subprocesses and compare them.
-
-    Args:
-        num_queries, num_gallery, num_ids, seed (int): Data size and seed,
-            see :func:`make_retrieval_data`.
-        threads (int, optional): Torch threads of the workers.
+        threads: Optional[int] = None,
+        repeats: int = 3,
+        i2t: bool = False) -> Dict:
+    """Interleaved repeats of the three methods in fresh subprocesses.
 
     Returns:
-        dict: ``metrics`` (chunked result), ``chunked`` and ``full_argsort``
-        (``time_s``, ``peak_rss_mb``, ``rss_before_mb``, ``metrics``),
-        ``speedup`` (argsort time / chunked time), ``peak_ratio`` and
-        ``extra_ratio`` (chunked / argsort peak RSS, total and above the
-        RSS held before ranking), ``max_abs_diff`` of the metrics, the sizes
-        and a ``machine`` description.
+        dict: ``timings`` (per method: median ``time_s``, ``cpu_s`` and
+        ``extra_rss_mb`` and the lists behind them), ``metrics`` (of
+        ``production``: ``t2i`` and with ``i2t`` ``i2t``), the sizes, the
+        mean matches per query and ``machine`` (CPU, threads, load).
 
     Raises:
-        AssertionError: If the implementations disagree (R@K must be equal,
-            mAP/mINP equal up to float64 summation order, 1e-9 relative).
+        AssertionError: If production and irra_rank disagree.
     """
+    args = dict(num_queries=num_queries, num_gallery=num_gallery,
+                num_ids=num_ids, seed=seed, threads=threads, i2t=i2t)
     load_before = os.getloadavg()
-    results = {
-        impl: _run_in_subprocess(impl, num_queries, num_gallery, num_ids,
-                                 seed, threads)
-        for impl in IMPLEMENTATIONS
-    }
-    chunked, full = results['chunked'], results['full_argsort']
-    assert chunked['metrics'].keys() == full['metrics'].keys()
-    max_abs_diff = 0.0
-    for key, value in chunked['metrics'].items():
-        reference = full['metrics'][key]
-        if key.startswith('R'):
-            assert value == reference, (key, value, reference)
-        else:
-            assert abs(value - reference) <= 1e-9 * max(1.0, abs(reference)), \
-                (key, value, reference)
-        max_abs_diff = max(max_abs_diff, abs(value - reference))
-
-    def extra(result):
-        return max(result['peak_rss_mb'] - result['rss_before_mb'], 1e-9)
-
-    return dict(
-        num_queries=num_queries,
-        num_gallery=num_gallery,
-        num_ids=num_ids,
-        seed=seed,
-        metrics=chunked['metrics'],
-        chunked=chunked,
-        full_argsort=full,
-        speedup=full['time_s'] / chunked['time_s'],
-        peak_ratio=chunked['peak_rss_mb'] / full['peak_rss_mb'],
-        extra_ratio=extra(chunked) / extra(full),
-        max_abs_diff=max_abs_diff,
-        machine=dict(
-            cpu=_cpu_name(),
-            cpu_count=os.cpu_count(),
-            torch_threads=chunked['threads'],
-            torch=torch.__version__,
-            python=platform.python_version(),
-            load_before=load_before,
-            load_after=os.getloadavg()))
+    runs = {method: [] for method in METHODS}
+    for _ in range(repeats):
+        for method in METHODS:
+            runs[method].append(_run_worker(method, args))
+    production = runs['production'][0]['metrics']
+    reference = runs['irra_rank'][0]['metrics']
+    assert production.keys() == reference.keys()
+    for direction, values in production.items():
+        for key, value in values.items():
+            expected = reference[direction][key]
+            if key.startswith('R'):
+                assert value == expected, (direction, key, value, expected)
+            else:
+                assert abs(value - expected) <= 1e-9 * max(1.0, expected), \
+                    (direction, key, value, expected)
+    timings = {}
+    for method, results in runs.items():
+        timings[method] = {
+            key: statistics.median(r[key] for r in results)
+            for key in ('time_s', 'cpu_s', 'extra_rss_mb')
+        }
+        timings[method]['all_time_s'] = [r['time_s'] for r in results]
+    return dict(args, metrics=production, timings=timings,
+                matches_per_query=runs['production'][0]['matches_per_query'],
+                machine=dict(cpu=_cpu_name(), cpu_count=os.cpu_count(),
+                             torch_threads=runs['matmul'][0]['threads'],
+                             torch=torch.__version__,
+                             python=platform.python_version(),
+                             load_before=load_before,
+                             load_after=os.getloadavg()))
 
 
 def _cpu_name() -> str:
@@ -211,31 +239,41 @@ def _cpu_name() -> str:
     return platform.processor() or 'unknown'
 
 
-def _format_report(result: Dict) -> str:
+def format_report(result: Dict) -> str:
+    timings = result['timings']
+    floor = timings['matmul']
     lines = [
         f"data: {result['num_queries']} queries x {result['num_gallery']} "
-        f"gallery, {result['num_ids']} ids, seed {result['seed']}",
-        'metrics: ' + ', '.join(f'{k} {v:.4f}'
-                                for k, v in result['metrics'].items()),
-        f"max |chunked - full_argsort| over metrics: "
-        f"{result['max_abs_diff']:.3g}",
-        '',
-        '| implementation | time (s) | peak RSS (MB) | RSS above input (MB) |',
-        '| --- | --- | --- | --- |',
+        f"gallery, {result['num_ids']} ids, "
+        f"{result['matches_per_query']:.1f} matches per query, seed "
+        f"{result['seed']}",
     ]
-    for impl in IMPLEMENTATIONS:
-        r = result[impl]
-        lines.append(f"| {impl} | {r['time_s']:.2f} | {r['peak_rss_mb']:.0f} "
-                     f"| {r['peak_rss_mb'] - r['rss_before_mb']:.0f} |")
-    machine = result['machine']
+    for direction, values in result['metrics'].items():
+        lines.append(f'{direction}: ' + ', '.join(
+            f'{k} {v:.4f}' for k, v in values.items()) +
+            ' (production == irra_rank)')
     lines += [
         '',
-        f"speedup {result['speedup']:.1f}x, peak RSS ratio "
-        f"{result['peak_ratio']:.3f}, RSS-above-input ratio "
-        f"{result['extra_ratio']:.4f}",
-        f"machine: {machine['cpu']}, {machine['cpu_count']} cores, "
-        f"torch {machine['torch']} ({machine['torch_threads']} threads), "
-        f"load average before {machine['load_before'][0]:.2f} / after "
+        '| method | wall (s), median | CPU (s), median | wall / matmul | '
+        'CPU / matmul | peak RSS above input (MB) |',
+        '| --- | --- | --- | --- | --- | --- |',
+    ]
+    for method in METHODS:
+        t = timings[method]
+        lines.append(
+            f"| {method} | {t['time_s']:.2f} | {t['cpu_s']:.2f} | "
+            f"{t['time_s'] / floor['time_s']:.2f} | "
+            f"{t['cpu_s'] / floor['cpu_s']:.2f} | {t['extra_rss_mb']:.0f} |")
+    machine = result['machine']
+    ratio = timings['production']['time_s'] / floor['time_s']
+    lines += [
+        '',
+        f'production / matmul (wall): {ratio:.2f}x; all wall times: ' +
+        '; '.join(f"{m} {', '.join(f'{s:.2f}' for s in t['all_time_s'])}"
+                  for m, t in timings.items()),
+        f"machine: {machine['cpu']}, {machine['cpu_count']} cores, torch "
+        f"{machine['torch']} ({machine['torch_threads']} threads), load "
+        f"average before {machine['load_before'][0]:.2f} / after "
         f"{machine['load_after'][0]:.2f}",
     ]
     return '\n'.join(lines)
@@ -249,8 +287,11 @@ def parse_args():
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=None,
                         help='torch threads per worker (default: torch\'s)')
-    parser.add_argument('--worker', choices=sorted(IMPLEMENTATIONS),
-                        help=argparse.SUPPRESS)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--i2t', action='store_true',
+                        help='also image-to-text (each image ranks the '
+                        'captions)')
+    parser.add_argument('--worker', choices=METHODS, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -259,10 +300,11 @@ def main():
     if args.worker:
         print(json.dumps(_worker(args.worker, args.num_queries,
                                  args.num_gallery, args.num_ids, args.seed,
-                                 args.threads)))
+                                 args.threads, args.i2t)))
         return
-    print(_format_report(run(args.num_queries, args.num_gallery, args.num_ids,
-                             args.seed, args.threads)))
+    print(format_report(run(args.num_queries, args.num_gallery, args.num_ids,
+                            args.seed, args.threads, args.repeats,
+                            args.i2t)))
 
 
 if __name__ == '__main__':

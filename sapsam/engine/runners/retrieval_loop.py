@@ -17,9 +17,10 @@ class TextToImageRetrievalLoop(ValLoop):
 
     1. Every rank encodes its shard of the gallery (``gallery_dataloader``);
        the features are gathered in dataset order and shared with all ranks.
-    2. Every rank encodes its shard of the queries (``dataloader``), scores
-       them against the whole gallery and hands the rows to the evaluator,
-       which keeps per-query statistics only (never the full matrix).
+    2. Every rank encodes its shard of the queries (``dataloader``) and
+       hands their features with the gallery's to the evaluator, which
+       scores and ranks them in chunks on the device and keeps per-query
+       statistics only (never the full matrix).
     3. The evaluator gathers the statistics in query order and computes the
        metrics (R@K, mAP, mINP).
 
@@ -86,18 +87,19 @@ class TextToImageRetrievalLoop(ValLoop):
         self.runner.call_hook(f'before_{phase}_epoch')
         self.runner.model.eval()
         gallery_feats, gallery_pids = self.encode_gallery()
+        # The metric scores and ranks each batch on the model's device; only
+        # per-query statistics come back.
         device = next(self._model().parameters()).device
-        gallery_on_device = gallery_feats.to(device)
+        gallery_feats = gallery_feats.to(device)
+        gallery_pids = gallery_pids.to(device)
         for idx, batch in enumerate(self.dataloader):
             self.runner.call_hook(f'before_{phase}_iter', batch_idx=idx,
                                   data_batch=batch)
             with torch.no_grad(), autocast(enabled=self.fp16):
                 samples = self.runner.model.val_step(batch)
-            text_feats = torch.stack([s.text_feat for s in samples]).float()
-            similarity = (text_feats @ gallery_on_device.t()).cpu()
-            rows = [dict(similarity=row, query_pid=int(s.pid),
-                         gallery_pids=gallery_pids)
-                    for row, s in zip(similarity, samples)]
+            rows = [dict(text_feat=s.text_feat.float(), query_pid=int(s.pid),
+                         gallery_feats=gallery_feats,
+                         gallery_pids=gallery_pids) for s in samples]
             self.evaluator.process(data_samples=rows, data_batch=batch)
             self.runner.call_hook(f'after_{phase}_iter', batch_idx=idx,
                                   data_batch=batch, outputs=samples)

@@ -1,24 +1,34 @@
-"""Text-to-image retrieval ranking metrics (CMC R@K, mAP, mINP).
+"""Retrieval ranking statistics (CMC R@K, mAP, mINP) without sorting rows.
 
-The semantics follow IRRA's ``rank()`` (``utils/metrics.py``): every query row
-of a similarity matrix ranks the whole gallery by descending score, and a
-gallery item matches a query when their person ids are equal.
+Semantics are those of IRRA's ``rank()``: every query ranks the whole
+gallery by descending score and a gallery item matches a query when their
+person ids are equal. Ties rank the lower gallery index first, as
+``torch.sort(similarity, dim=1, descending=True, stable=True)`` does.
 
 * ``R@K`` = 100 * mean over queries of [a match is in the top K] (CMC).
-* ``AP_q`` = (1 / |rel_q|) * sum_k M_qk * precision@k, ``mAP`` = 100 * mean AP.
-* ``INP_q`` = |rel_q| / (rank of the last match), ``mINP`` = 100 * mean INP.
+* ``AP_q`` = (1 / |rel_q|) * sum_k M_qk * precision@k, ``mAP`` = 100 * mean.
+* ``INP_q`` = |rel_q| / (rank of the last match), ``mINP`` = 100 * mean.
 
-Ties are broken by a **stable** sort: among equal scores the lower gallery
-index ranks first, which is what
-``torch.sort(similarity, dim=1, descending=True, stable=True)`` gives.
+Production path: ``TextToImageRetrievalLoop`` -> ``TBPRMetric.process`` ->
+:func:`feature_rank_stats`, which computes the similarity one chunk of query
+rows at a time and ranks the chunk while it is still in cache; only three
+numbers per query leave it. :func:`query_rank_stats` ranks given rows with
+the same code.
 
-:func:`rank_metrics` never sorts a row. Only the ranks of the matches are
-needed: the rank of the k-th match in ranking order is
-``k + #{non-matches ranked before it}``, counted with per-row score
-histograms and a few exact comparisons (see :func:`_histogram_match_ranks`).
-Ties are resolved by gallery index there too; only rows with infinite scores
-are re-ranked with a stable sort. The result always equals the full stable
-argsort (:func:`rank_metrics_full_argsort`).
+How a chunk is ranked. The rank of a match ``m`` of a row ``s`` is
+``1 + #{j : s_j > s_m} + #{j < m : s_j == s_m}``, so only the matches need
+ranks, never the whole row:
+
+1. The range of the row's match scores is cut into ``num_bins`` equal bins
+   (scores below it go to bin 0, above it to the top bins). The bin of a
+   score is a monotone function of it, computed once per entry in place.
+2. A histogram of the bins counts, for every match, the entries in higher
+   bins: they all score higher.
+3. The few entries that share a bin with a match are compared with the
+   matches of that bin exactly, by (score, -gallery index).
+
+Rows with an infinite score are ranked by a stable sort instead; NaN scores
+are an error. The result equals the full stable argsort exactly.
 """
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
@@ -26,43 +36,49 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'query_rank_stats', 'summarize_rank_stats', 'rank_metrics',
-    'rank_metrics_full_argsort'
+    'GalleryRanker', 'check_topk', 'feature_rank_stats', 'query_rank_stats',
+    'summarize_rank_stats'
 ]
 
-# Similarity entries per chunk of query rows (chunk buffers of ~90 MB). Big
-# chunks mean few parallel ops, which matters when other jobs share the CPU.
-_CHUNK_NUM_ELEMENTS = 2**22
-# Candidate-match comparisons per block.
+# Similarity entries per chunk (32 MB of float32): enough query rows that
+# the chunk products run as fast as one big product.
+_CHUNK_NUM_ELEMENTS = 2**23
+# Comparisons per block in the exact in-bin step.
 _BLOCK_NUM_ELEMENTS = 2**21
+_DEFAULT_NUM_BINS = 4096
 
 
-class _GalleryIndex(NamedTuple):
-    """Gallery items grouped by person id.
-
-    ``order[starts[u]:starts[u] + counts[u]]`` are the gallery indices
-    (ascending) of person id ``pids[u]``; ``pids`` is sorted.
-    """
+class _GalleryByPid(NamedTuple):
+    """Gallery items grouped by person id: ``order[starts[u]:starts[u] +
+    counts[u]]`` are the gallery indices (ascending) of id ``pids[u]``."""
     order: Tensor
     pids: Tensor
     starts: Tensor
     counts: Tensor
 
 
-def _index_gallery(gallery_pids: Tensor) -> _GalleryIndex:
+def _group_gallery(gallery_pids: Tensor) -> _GalleryByPid:
     order = torch.sort(gallery_pids, stable=True).indices
     pids, counts = torch.unique_consecutive(gallery_pids[order],
                                             return_counts=True)
-    return _GalleryIndex(order, pids, counts.cumsum(0) - counts, counts)
+    return _GalleryByPid(order, pids, counts.cumsum(0) - counts, counts)
 
 
-def _locate_matches(index: _GalleryIndex, query_pids: Tensor,
-                    row_offset: int) -> Tuple[Tensor, Tensor]:
-    """Number of matches of every query and the start of its block in
-    ``index.order``; raises if a query has no match."""
-    pid_ids = torch.searchsorted(index.pids, query_pids).clamp(
-        max=index.pids.numel() - 1)
-    unmatched = (index.pids[pid_ids] != query_pids).nonzero().flatten()
+def _match_columns(gallery: _GalleryByPid, query_pids: Tensor,
+                   row_offset: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """Gallery columns of every query's matches.
+
+    Returns:
+        tuple: ``columns`` (LongTensor (Q, M), ascending per row, padded),
+        ``valid`` (BoolTensor (Q, M), False on padding) and ``num_matches``
+        (LongTensor (Q,)), where M is the largest number of matches.
+
+    Raises:
+        ValueError: If a query has no gallery item of its person id.
+    """
+    pid_ids = torch.searchsorted(gallery.pids, query_pids).clamp_(
+        max=gallery.pids.numel() - 1)
+    unmatched = (gallery.pids[pid_ids] != query_pids).nonzero().flatten()
     if unmatched.numel() > 0:
         raise ValueError(
             f'{unmatched.numel()} of {query_pids.numel()} queries have no '
@@ -70,7 +86,12 @@ def _locate_matches(index: _GalleryIndex, query_pids: Tensor,
             f'{(unmatched[:5] + row_offset).tolist()}, pids: '
             f'{query_pids[unmatched[:5]].tolist()}); every query needs at '
             'least one match to be ranked')
-    return index.counts[pid_ids], index.starts[pid_ids]
+    num_matches = gallery.counts[pid_ids]
+    slots = torch.arange(int(num_matches.max()), device=query_pids.device)
+    valid = slots < num_matches[:, None]
+    positions = (gallery.starts[pid_ids, None] + slots).clamp_(
+        max=gallery.order.numel() - 1)
+    return gallery.order[positions], valid, num_matches
 
 
 def _as_pid_tensor(pids, name: str, device: torch.device) -> Tensor:
@@ -84,37 +105,32 @@ def _as_pid_tensor(pids, name: str, device: torch.device) -> Tensor:
     return pids.long()
 
 
-def _check_inputs(similarity: Tensor, query_pids, gallery_pids):
-    """Validate shapes and dtypes; return the pids as tensors on the device
-    of ``similarity``."""
-    if not isinstance(similarity, Tensor):
-        raise TypeError('similarity must be a torch.Tensor of shape '
-                        f'(num_queries, num_gallery), got {type(similarity)}')
-    if similarity.dim() != 2:
-        raise ValueError('similarity must be a 2-D (num_queries, num_gallery) '
-                         f'tensor, got shape {tuple(similarity.shape)}')
-    if not similarity.is_floating_point():
-        raise TypeError('similarity must be a floating point tensor, got '
-                        f'dtype {similarity.dtype}')
-    num_queries, num_gallery = similarity.shape
-    if num_queries == 0 or num_gallery == 0:
-        raise ValueError('similarity must have at least one query and one '
-                         f'gallery item, got shape {tuple(similarity.shape)}')
-    query_pids = _as_pid_tensor(query_pids, 'query_pids', similarity.device)
-    gallery_pids = _as_pid_tensor(gallery_pids, 'gallery_pids',
-                                  similarity.device)
-    if query_pids.numel() != num_queries:
-        raise ValueError(f'query_pids has {query_pids.numel()} entries but '
-                         f'similarity has {num_queries} query rows (shape '
-                         f'{tuple(similarity.shape)})')
-    if gallery_pids.numel() != num_gallery:
-        raise ValueError(f'gallery_pids has {gallery_pids.numel()} entries '
-                         f'but similarity has {num_gallery} gallery columns '
-                         f'(shape {tuple(similarity.shape)})')
-    return query_pids, gallery_pids
+def _check_matrix(tensor, name: str, what: str) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor of shape {what}, got '
+                        f'{type(tensor)}')
+    if tensor.dim() != 2:
+        raise ValueError(f'{name} must be a 2-D {what} tensor, got shape '
+                         f'{tuple(tensor.shape)}')
+    if not tensor.is_floating_point():
+        raise TypeError(f'{name} must be a floating point tensor, got dtype '
+                        f'{tensor.dtype}')
+    if 0 in tensor.shape:
+        raise ValueError(f'{name} must have at least one query and one '
+                         f'gallery item, got shape {tuple(tensor.shape)}')
 
 
-def _check_topk(topk) -> tuple:
+def _check_num_bins(num_bins: Optional[int]) -> int:
+    if num_bins is None:
+        return _DEFAULT_NUM_BINS
+    if not isinstance(num_bins, int) or isinstance(num_bins, bool) or \
+            num_bins < 1:
+        raise ValueError(f'num_bins must be a positive int, got {num_bins!r}')
+    return num_bins
+
+
+def check_topk(topk) -> Tuple[int, ...]:
+    """``topk`` as a non-empty tuple of positive ints (an int is one K)."""
     if isinstance(topk, int):
         topk = (topk, )
     topk = tuple(topk)
@@ -124,225 +140,342 @@ def _check_topk(topk) -> tuple:
     return topk
 
 
-def _raise_on_nan(row_has_nan: Tensor, row_offset: int):
-    nan_rows = row_has_nan.nonzero().flatten()
+class GalleryRanker:
+    """Ranks batches of queries against one gallery (module docstring).
+
+    Everything that depends on the gallery only is prepared once: the
+    gallery grouped by person id, the transposed gallery features and the
+    chunk buffers, which every chunk of every batch reuses.
+
+    Args:
+        gallery_pids (Tensor): (G,) person ids of the gallery items.
+        gallery_feats (Tensor, optional): (G, D) gallery features, needed by
+            :meth:`rank_features`.
+        num_bins (int, optional): Score bins per row. Any value gives the
+            same result; it trades histogram size against exact
+            comparisons. Defaults to 4096.
+
+    Examples:
+        >>> ranker = GalleryRanker(gallery_pids, gallery_feats)
+        >>> stats = ranker.rank_features(text_feats, text_pids)
+        >>> summarize_rank_stats(**stats)  # {'R1': .., 'mAP': .., ...}
+    """
+
+    def __init__(self,
+                 gallery_pids,
+                 gallery_feats: Optional[Tensor] = None,
+                 num_bins: Optional[int] = None) -> None:
+        device = gallery_feats.device if gallery_feats is not None else None
+        self.gallery_pids = _as_pid_tensor(gallery_pids, 'gallery_pids',
+                                           device)
+        self.num_gallery = self.gallery_pids.numel()
+        if self.num_gallery == 0:
+            raise ValueError('the gallery must have at least one item')
+        self.gallery = _group_gallery(self.gallery_pids)
+        self.gallery_t = None
+        if gallery_feats is not None:
+            _check_matrix(gallery_feats, 'gallery_feats',
+                          '(num_gallery, dim)')
+            if gallery_feats.shape[0] != self.num_gallery:
+                raise ValueError(
+                    f'gallery_feats has {gallery_feats.shape[0]} rows but '
+                    f'gallery_pids has {self.num_gallery} entries')
+            # (D, G) contiguous: the chunk products need no repacking.
+            self.gallery_t = gallery_feats.to(
+                _score_dtype(gallery_feats.dtype)).t().contiguous()
+        self.num_bins = _check_num_bins(num_bins)
+        self.bins_per_row = self.num_bins + 3  # bins 0 .. num_bins + 2
+        # Rows per chunk; float bin ids stay exact integers (< 2**23).
+        self.chunk_rows = max(
+            1, min(_CHUNK_NUM_ELEMENTS // self.num_gallery,
+                   2**23 // self.bins_per_row))
+        self._buffers_of = None
+        self._gallery_abs_max = None
+
+    def rank_features(self, query_feats: Tensor,
+                      query_pids) -> Dict[str, Tensor]:
+        """Stats of ``query_feats @ gallery_feats.T``, one chunk of query rows
+        at a time, each ranked right after its product.
+
+        Args:
+            query_feats (Tensor): (Q, D) query features on the gallery's
+                device.
+            query_pids (Tensor): (Q,) person ids of the queries.
+
+        Returns:
+            dict: See :func:`query_rank_stats`.
+        """
+        if self.gallery_t is None:
+            raise ValueError('rank_features needs the GalleryRanker built '
+                             'with gallery_feats')
+        _check_matrix(query_feats, 'query_feats', '(num_queries, dim)')
+        if query_feats.shape[1] != self.gallery_t.shape[0]:
+            raise ValueError(f'query_feats {tuple(query_feats.shape)} and '
+                             f'gallery_feats {tuple(self.gallery_t.t().shape)}'
+                             ' differ in feature size')
+        query_pids = self._query_pids(query_pids, query_feats.shape[0])
+        dtype = self.gallery_t.dtype
+        similarity = self._buffers(dtype, query_feats.device)['similarity']
+        chunks = []
+        for start in range(0, query_feats.shape[0], self.chunk_rows):
+            rows = query_feats[start:start + self.chunk_rows].to(dtype)
+            scores = similarity[:rows.shape[0] * self.num_gallery].view(
+                rows.shape[0], self.num_gallery)
+            torch.mm(rows, self.gallery_t, out=scores)
+            chunks.append(self._rank_chunk(
+                scores, query_pids[start:start + rows.shape[0]], start,
+                finite=self._products_finite(rows)))
+        return _concat_stats(chunks)
+
+    def rank_similarity(self, similarity: Tensor,
+                        query_pids) -> Dict[str, Tensor]:
+        """Stats of given similarity rows (Q, G), see
+        :func:`query_rank_stats`."""
+        _check_matrix(similarity, 'similarity', '(num_queries, num_gallery)')
+        if similarity.shape[1] != self.num_gallery:
+            raise ValueError(f'gallery_pids has {self.num_gallery} entries '
+                             'but similarity has '
+                             f'{similarity.shape[1]} gallery columns (shape '
+                             f'{tuple(similarity.shape)})')
+        query_pids = self._query_pids(query_pids, similarity.shape[0],
+                                      tuple(similarity.shape))
+        similarity = similarity.to(_score_dtype(similarity.dtype))
+        chunks = []
+        for start in range(0, similarity.shape[0], self.chunk_rows):
+            chunks.append(self._rank_chunk(
+                similarity[start:start + self.chunk_rows].contiguous(),
+                query_pids[start:start + self.chunk_rows], start))
+        return _concat_stats(chunks)
+
+    def _products_finite(self, rows: Tensor) -> bool:
+        """Whether ``rows @ gallery_t`` is surely finite: finite features
+        whose products cannot overflow (checked on the small factors)."""
+        if self._gallery_abs_max is None:
+            self._gallery_abs_max = float(self.gallery_t.abs().max())
+        bound = float(rows.abs().max()) * self._gallery_abs_max * \
+            rows.shape[1]
+        return bound < torch.finfo(rows.dtype).max / 2
+
+    def _query_pids(self, query_pids, num_queries: int,
+                    shape: Optional[tuple] = None) -> Tensor:
+        query_pids = _as_pid_tensor(query_pids, 'query_pids',
+                                    self.gallery_pids.device)
+        if query_pids.numel() != num_queries:
+            shape = shape or (num_queries, self.num_gallery)
+            raise ValueError(f'query_pids has {query_pids.numel()} entries '
+                             f'but similarity has {num_queries} query rows '
+                             f'(shape {shape})')
+        return query_pids
+
+    def _buffers(self, dtype: torch.dtype,
+                 device: torch.device) -> Dict[str, Tensor]:
+        """Chunk buffers, allocated on first use for a dtype and device."""
+        if self._buffers_of is not None and \
+                self._buffers_of[0] == (dtype, device):
+            return self._buffers_of[1]
+        num_entries = self.chunk_rows * self.num_gallery
+        num_bin_ids = self.chunk_rows * self.bins_per_row
+        id_dtype = torch.int32 if dtype == torch.float32 else torch.int64
+        buffers = dict(
+            similarity=torch.empty(num_entries, dtype=dtype, device=device),
+            # Bin values are computed in place in the bin id buffer.
+            bin_ids=torch.empty(num_entries, dtype=id_dtype, device=device),
+            # "Shares a bin with a match" bytes, read 8 at a time.
+            mask_words=torch.zeros((num_entries + 7) // 8,
+                                   dtype=torch.int64, device=device),
+            row_bases=torch.arange(self.chunk_rows, device=device) *
+            self.bins_per_row,
+            # Per-bin tables, written and read at the bins of matches only.
+            bin_flags=torch.zeros(num_bin_ids, dtype=torch.uint8,
+                                  device=device),
+            bin_first_slot=torch.zeros(num_bin_ids, dtype=torch.long,
+                                       device=device),
+            bin_size=torch.zeros(num_bin_ids, dtype=torch.long,
+                                 device=device))
+        self._buffers_of = ((dtype, device), buffers)
+        return buffers
+
+    def _rank_chunk(self, similarity: Tensor, query_pids: Tensor,
+                    row_offset: int, finite: bool = False
+                    ) -> Dict[str, Tensor]:
+        """Per-query stats of a contiguous chunk of rows; ``finite`` skips
+        the check for infinite and NaN scores."""
+        query_pids = query_pids.to(similarity.device)
+        columns, valid, num_matches = _match_columns(self.gallery,
+                                                     query_pids, row_offset)
+        # Matches by ascending key (score, -column), i.e. reverse ranking
+        # order; padding scores +inf and goes last.
+        columns, valid = columns.flip(1), valid.flip(1)
+        scores = similarity.gather(1, columns).masked_fill_(~valid,
+                                                            float('inf'))
+        scores, order = scores.sort(dim=1, stable=True)
+        columns = columns.gather(1, order)
+        valid = valid.gather(1, order)
+        ranks, exact_rows = self._binned_ranks(similarity, scores, columns,
+                                               valid, num_matches,
+                                               row_offset, finite)
+        if bool(exact_rows.any()):
+            rows = exact_rows.nonzero().flatten()
+            matches = query_pids[rows, None] == self.gallery_pids
+            ranks[rows] = _stable_sort_ranks(similarity[rows], matches,
+                                             num_matches[rows],
+                                             ranks.shape[1])
+        return _stats_from_ranks(ranks, num_matches)
+
+    def _bin_ids(self, similarity: Tensor, scores: Tensor,
+                 num_matches: Tensor, row_offset: int,
+                 finite: bool) -> Tuple[Tensor, Tensor]:
+        """Flat bin id of every entry, ``row * bins_per_row + bin`` (Q * G,),
+        and the rows that need the exact sort (infinite scores)."""
+        num_rows = similarity.shape[0]
+        if finite:
+            exact_rows = torch.zeros(num_rows, dtype=torch.bool,
+                                     device=similarity.device)
+        else:
+            # A non-finite row sum flags infinite (sorted exactly) and NaN
+            # (an error) scores with one cheap reduction.
+            exact_rows = ~torch.isfinite(similarity.sum(1))
+            if bool(exact_rows.any()):
+                _raise_on_nan(similarity, exact_rows, row_offset)
+        low = scores[:, 0]
+        high = scores.gather(1, (num_matches - 1)[:, None]).squeeze(1)
+        spread = high - low
+        spread = torch.where(spread > 0, spread,
+                             low.abs().clamp_min(torch.finfo(low.dtype).tiny))
+        scale = self.num_bins / spread
+        # The lowest match lands in bin 1 and the highest in bin num_bins + 1,
+        # half a bin from their edges.
+        shift = 1.5 - low * scale
+        exact_rows |= ~(torch.isfinite(scale) & torch.isfinite(shift))
+        scale.masked_fill_(exact_rows, 0)
+        shift.masked_fill_(exact_rows, 0)
+
+        buffers = self._buffers(similarity.dtype, similarity.device)
+        bin_ids = buffers['bin_ids'][:similarity.numel()].view(
+            similarity.shape)
+        values = bin_ids.view(similarity.dtype)
+        torch.mul(similarity, scale[:, None], out=values)
+        values.add_(shift[:, None])
+        if bool(exact_rows.any()):
+            values[exact_rows] = 0  # inf * 0 gave NaN there
+        values.clamp_(0, self.num_bins + 2)
+        values.add_(buffers['row_bases'][:num_rows, None].to(values.dtype))
+        bin_ids.copy_(values)  # in place: each entry is read, then written
+        return bin_ids.view(-1), exact_rows
+
+    def _entries_in_bins(self, flat_ids: Tensor, bin_flags: Tensor) -> Tensor:
+        """Flat indices (ascending) of the entries whose bin is flagged."""
+        num_entries = flat_ids.numel()
+        words = self._buffers_of[1]['mask_words'][:(num_entries + 7) // 8]
+        mask = words.view(torch.uint8)
+        torch.index_select(bin_flags, 0, flat_ids, out=mask[:num_entries])
+        mask[num_entries:] = 0
+        # Few entries are flagged: find the non-zero 8-byte words first.
+        word_ids = words.nonzero().flatten()
+        word_rows, byte_ids = words[word_ids].view(torch.uint8).view(
+            -1, 8).nonzero(as_tuple=True)
+        return word_ids[word_rows] * 8 + byte_ids
+
+    def _binned_ranks(self, similarity: Tensor, scores: Tensor,
+                      columns: Tensor, valid: Tensor, num_matches: Tensor,
+                      row_offset: int, finite: bool) -> Tuple[Tensor, Tensor]:
+        """Ranks (Q, M) of the sorted match slots; rows to re-rank."""
+        num_rows, num_gallery = similarity.shape
+        device = similarity.device
+        flat_ids, exact_rows = self._bin_ids(similarity, scores, num_matches,
+                                             row_offset, finite)
+        # Entries in a higher bin than a match score higher than it.
+        num_bin_ids = num_rows * self.bins_per_row
+        counts = torch.bincount(flat_ids, minlength=num_bin_ids)
+        at_or_below = counts.view(num_rows, -1).cumsum(1).view(-1)
+        match_bins = flat_ids.view(num_rows, -1).gather(1, columns).long()
+        ranks = (num_gallery + 1) - at_or_below[match_bins]
+
+        # Entries sharing a bin with a match (the matches among them) are
+        # compared with the matches of their bin. Matches of one bin have
+        # consecutive slots (bins are monotone); first slot and count per bin:
+        width = scores.shape[1]
+        valid = valid & ~exact_rows[:, None]
+        slot_ids = torch.arange(width, device=device).expand_as(match_bins)
+        new_bin = torch.ones_like(valid)
+        new_bin[:, 1:] = match_bins[:, 1:] != match_bins[:, :-1]
+        first_slot = torch.where(new_bin, slot_ids, 0).cummax(1).values
+        valid_bins = match_bins[valid]
+        tables = self._buffers_of[1]
+        tables['bin_first_slot'][valid_bins] = first_slot[valid]
+        tables['bin_size'].index_add_(0, valid_bins,
+                                      torch.ones_like(valid_bins))
+        tables['bin_flags'][valid_bins] = 1
+        candidates = self._entries_in_bins(flat_ids, tables['bin_flags'])
+        cand_bins = flat_ids.index_select(0, candidates).long()
+        first_slots = tables['bin_first_slot'].index_select(0, cand_bins)
+        sizes = tables['bin_size'].index_select(0, cand_bins)
+        tables['bin_size'][valid_bins] = 0
+        tables['bin_flags'][valid_bins] = 0
+        if candidates.numel() == 0:
+            return ranks, exact_rows
+        cand_scores = similarity.view(-1).index_select(0, candidates)[:, None]
+        cand_rows = candidates // num_gallery
+        cand_cols = (candidates - cand_rows * num_gallery)[:, None]
+        slot_scores, slot_cols = scores.view(-1), columns.view(-1)
+        row_starts = cand_rows * width + first_slots
+        # A candidate ranks before the matches of its bin with a lower key
+        # (score, -column): the first `beaten` slots of the bin.
+        beaten = torch.zeros_like(first_slots)
+        max_size = int(sizes.max())
+        block = max(1, _BLOCK_NUM_ELEMENTS // candidates.numel())
+        for start in range(0, max_size, block):
+            offsets = torch.arange(start, min(start + block, max_size),
+                                   device=device)
+            in_bin = offsets < sizes[:, None]
+            slots = row_starts[:, None] + offsets.minimum(sizes[:, None] - 1)
+            other = slot_scores.take(slots)
+            lower_key = other < cand_scores
+            ties = other == cand_scores
+            if bool(ties.any()):  # rare with float scores
+                lower_key |= ties & (slot_cols.take(slots) > cand_cols)
+            beaten += (lower_key & in_bin).sum(1)
+        # +1 on the slots [first, first + beaten) of each candidate's row.
+        passed = torch.zeros(num_rows * (width + 1), dtype=torch.long,
+                             device=device)
+        starts = row_starts + cand_rows
+        passed.index_add_(0, starts, torch.ones_like(starts))
+        passed.index_add_(0, starts + beaten, -torch.ones_like(starts))
+        ranks += passed.view(num_rows, width + 1).cumsum(1)[:, :width]
+        return ranks, exact_rows
+
+
+def _raise_on_nan(similarity: Tensor, rows: Tensor, row_offset: int) -> None:
+    rows = rows.nonzero().flatten()
+    nan_rows = rows[torch.isnan(similarity[rows]).any(1)]
     if nan_rows.numel() > 0:
         raise ValueError(f'similarity has NaN scores in {nan_rows.numel()} '
                          'query rows (first query indices: '
                          f'{(nan_rows[:5] + row_offset).tolist()})')
 
 
-def _default_num_bins(num_gallery: int) -> int:
-    return max(1, min(4096, num_gallery // 4))
-
-
-def _score_bins(similarity: Tensor, num_bins: int, row_offset: int):
-    """Quantise every row to equal-width bins of its score range.
-
-    ``bin(s) = trunc((s - row_min) * (num_bins / row_span))`` uses correctly
-    rounded elementwise ops only, so it is monotone in ``s`` (a higher bin
-    always means a strictly higher score) and lies in ``[0, num_bins]``.
-
-    Returns:
-        tuple: bins (LongTensor (N, G)) and exact_rows (BoolTensor (N,),
-        rows with a non-finite score range, left for the exact path).
-    """
-    row_min, row_max = similarity.amin(dim=1), similarity.amax(dim=1)
-    _raise_on_nan(torch.isnan(row_min) | torch.isnan(row_max), row_offset)
-    span = row_max - row_min
-    exact_rows = ~torch.isfinite(span)
-    scale = torch.where(span > 0, num_bins / span, torch.zeros_like(span))
-    scaled = similarity - row_min[:, None]
-    scaled.mul_(scale[:, None])
-    if exact_rows.any():
-        scaled[exact_rows] = 0
-    return scaled.long(), exact_rows
-
-
-def _stable_sort_match_ranks(similarity: Tensor, matches: Tensor,
-                             num_matches: Tensor,
-                             max_matches: int) -> Tensor:
-    """Exact match ranks of a few rows from a full stable sort.
-
-    Returns:
-        Tensor: (N, max_matches) ranks in the slot layout of
-        :func:`_histogram_match_ranks`.
-    """
+def _stable_sort_ranks(similarity: Tensor, matches: Tensor,
+                       num_matches: Tensor, width: int) -> Tensor:
+    """Match ranks of a few rows from a full stable sort, in the slot layout
+    of :class:`GalleryRanker` (slot i = the (m - i)-th match)."""
     order = torch.sort(similarity, dim=1, descending=True, stable=True).indices
     rows, positions = matches.gather(1, order).nonzero(as_tuple=True)
     order_in_ranking = torch.arange(rows.numel(), device=rows.device) - (
         num_matches.cumsum(0) - num_matches)[rows]
-    ranks = torch.zeros(similarity.shape[0], max_matches, dtype=torch.long,
-                        device=similarity.device)
+    ranks = torch.ones(similarity.shape[0], width, dtype=torch.long,
+                       device=similarity.device)
     ranks[rows, num_matches[rows] - 1 - order_in_ranking] = positions + 1
     return ranks
 
 
-def _histogram_match_ranks(similarity: Tensor, match_rows: Tensor,
-                           match_cols: Tensor, match_slots: Tensor,
-                           num_matches: Tensor, max_matches: int,
-                           num_bins: int, row_offset: int):
-    """Ranks of every match without sorting the rows.
-
-    The rank of the k-th match in ranking order is ``k + #{non-matches
-    ranked before it}``. Each row is quantised into equal-width score bins
-    (:func:`_score_bins`); non-matches in a strictly higher bin than a match
-    score higher and are counted with a per-row histogram. Only the
-    non-matches that share a bin with a match (candidates, a few percent of
-    the gallery) are compared exactly with the matches of that bin, by the
-    key (score, -gallery index), which reproduces the stable sort on ties.
-    Cost: a few elementwise passes over the (N, G) scores, no sort.
-
-    Args:
-        similarity (Tensor): Scores (N, G).
-        match_rows, match_cols, match_slots (Tensor): Row, gallery column
-            and within-row slot of every match, 1-D.
-        num_matches (Tensor): Matches per row, (N,), all > 0.
-        max_matches (int): ``num_matches.max()``.
-        num_bins (int): Score bins per row.
-        row_offset (int): Index of the first row, for error messages.
-
-    Returns:
-        tuple: ranks (LongTensor (N, max_matches); slot ``i`` holds the rank
-        of the ``(num_matches - i)``-th match in ranking order, so match
-        scores ascend along the slots; padding slots are meaningless) and
-        exact_rows (BoolTensor (N,), rows with infinite scores, whose ranks
-        are meaningless and need the stable sort path).
-    """
-    num_rows, num_gallery = similarity.shape
-    device = similarity.device
-    bins, exact_rows = _score_bins(similarity, num_bins, row_offset)
-    # Score bins are 0..num_bins; matches (and all items of exact rows) move
-    # to an extra bin so they are neither counted nor candidates.
-    aside_bin = num_bins + 1
-    num_bin_ids = num_bins + 2
-    match_bins = bins[match_rows, match_cols]
-    bins[match_rows, match_cols] = aside_bin
-    if exact_rows.any():
-        bins[exact_rows] = aside_bin
-
-    # Matches of every row by ascending score (reverse ranking order up to
-    # ties, which only matter within a bin and are compared exactly there),
-    # with their columns and bins; padding and the extra last slot are +inf.
-    match_scores = similarity.new_full((num_rows, max_matches + 1),
-                                       float('inf'))
-    match_scores[match_rows, match_slots] = similarity[match_rows, match_cols]
-    slot_cols = torch.full((num_rows, max_matches + 1), -1, dtype=torch.long,
-                           device=device)
-    slot_cols[match_rows, match_slots] = match_cols
-    slot_bins = torch.full((num_rows, max_matches + 1), num_bins,
-                           dtype=torch.long, device=device)
-    slot_bins[match_rows, match_slots] = match_bins
-    match_scores, order = match_scores.sort(dim=1, stable=True)
-    slot_cols = slot_cols.gather(1, order)
-    slot_bins = slot_bins.gather(1, order)[:, :max_matches]
-
-    # k + #{non-matches in a strictly higher score bin}.
-    items_up_to_bin = torch.zeros(num_rows, num_bin_ids, dtype=torch.long,
-                                  device=device)
-    items_up_to_bin.scatter_add_(
-        1, bins,
-        torch.ones(1, 1, dtype=torch.long, device=device).expand_as(bins))
-    items_up_to_bin = items_up_to_bin.cumsum_(1)
+def _stats_from_ranks(ranks: Tensor, num_matches: Tensor) -> Dict[str, Tensor]:
+    """First rank, AP and INP from match ranks (Q, M) in slot layout."""
     order_in_ranking = num_matches[:, None] - torch.arange(
-        max_matches, device=device)[None, :]
-    ranks = order_in_ranking + (items_up_to_bin[:, num_bins, None] -
-                                items_up_to_bin.gather(1, slot_bins))
-
-    # Candidates: non-matches in a bin that holds a match (flat indices).
-    matches_per_bin = torch.zeros(num_rows, num_bin_ids, dtype=torch.long,
-                                  device=device)
-    matches_per_bin.index_put_((match_rows, match_bins),
-                               torch.ones_like(match_bins),
-                               accumulate=True)
-    if exact_rows.any():
-        matches_per_bin[exact_rows] = 0
-    candidates = (matches_per_bin > 0).gather(1, bins).view(-1).nonzero()
-    candidates = candidates.flatten()
-    if candidates.numel() == 0:
-        return ranks, exact_rows
-    cand_rows = candidates // num_gallery
-    cand_cols = candidates - cand_rows * num_gallery
-    cand_scores = similarity.view(-1)[candidates]
-    cand_bins = cand_rows * num_bin_ids + bins.view(-1)[candidates]
-    del bins, candidates
-    first_slot_of_bin = matches_per_bin.cumsum(1) - matches_per_bin
-    first_slots = first_slot_of_bin.view(-1)[cand_bins]
-    # A candidate ranks before the matches of its bin with a lower key
-    # (score, -column): lower score, or equal score and higher column, as in
-    # a stable sort. The slots after the bin score higher (higher bins or
-    # +inf padding), so comparing bin-size many slots from the first counts
-    # them all. The j-th lowest-key match of the bin is passed by the
-    # candidates with more than j matches below them: +1 on the slots
-    # [first slot, first slot + below) of a difference row.
-    row_starts = cand_rows * (max_matches + 1)
-    flat_scores, flat_cols = match_scores.view(-1), slot_cols.view(-1)
-    cand_scores, cand_cols = cand_scores[:, None], cand_cols[:, None]
-    below = torch.zeros_like(first_slots)
-    max_bin_size = int(matches_per_bin.max())
-    # (candidates, offsets) blocks of at most ~2M comparisons.
-    block = max(1, min(max_bin_size,
-                       _BLOCK_NUM_ELEMENTS // first_slots.numel()))
-    for start in range(0, max_bin_size, block):
-        offsets = torch.arange(start, min(start + block, max_bin_size),
-                               device=device)
-        slots = (first_slots[:, None] + offsets).clamp_(max=max_matches)
-        slots += row_starts[:, None]
-        slot_scores = flat_scores[slots]
-        below += (slot_scores < cand_scores).sum(1)
-        ties = slot_scores == cand_scores
-        if ties.any():
-            below += (ties & (flat_cols[slots] > cand_cols)).sum(1)
-    passed = torch.zeros(num_rows * (max_matches + 1), dtype=torch.long,
-                         device=device)
-    passed.index_put_((row_starts + first_slots, ),
-                      torch.ones_like(first_slots),
-                      accumulate=True)
-    passed.index_put_((row_starts + first_slots + below, ),
-                      torch.full_like(first_slots, -1),
-                      accumulate=True)
-    ranks += passed.view(num_rows, max_matches + 1).cumsum(1)[:, :max_matches]
-    return ranks, exact_rows
-
-
-def _query_rank_stats(similarity: Tensor, query_pids: Tensor,
-                      gallery_pids: Tensor, gallery_index: _GalleryIndex,
-                      num_bins: Optional[int],
-                      row_offset: int) -> Dict[str, Tensor]:
-    """:func:`query_rank_stats` on validated inputs."""
-    if similarity.dtype in (torch.float16, torch.bfloat16):
-        similarity = similarity.float()  # exact upcast, same order
-    similarity = similarity.contiguous()
-    device = similarity.device
-    num_rows, num_gallery = similarity.shape
-    if num_bins is None:
-        num_bins = _default_num_bins(num_gallery)
-    num_matches, match_starts = _locate_matches(gallery_index, query_pids,
-                                                row_offset)
-    max_matches = int(num_matches.max())
-    # Every match as (row, gallery column, slot), columns ascending per row.
-    match_rows = torch.repeat_interleave(
-        torch.arange(num_rows, device=device), num_matches)
-    match_slots = torch.arange(match_rows.numel(), device=device) - (
-        num_matches.cumsum(0) - num_matches)[match_rows]
-    match_cols = gallery_index.order[match_starts[match_rows] + match_slots]
-    ranks, exact_rows = _histogram_match_ranks(
-        similarity, match_rows, match_cols, match_slots, num_matches,
-        max_matches, num_bins, row_offset)
-    if exact_rows.any():
-        rows = exact_rows.nonzero().flatten()
-        matches = query_pids[rows, None] == gallery_pids[None, :]
-        ranks[rows] = _stable_sort_match_ranks(similarity[rows], matches,
-                                               num_matches[rows], max_matches)
-
-    # Slot i holds the (m - i)-th match in ranking order.
-    order_in_ranking = num_matches[:, None] - torch.arange(
-        max_matches, device=device)[None, :]
+        ranks.shape[1], device=ranks.device)
     valid = order_in_ranking > 0
     ranks = ranks.masked_fill(~valid, 1)
     first_rank = ranks.gather(1, (num_matches - 1)[:, None]).squeeze(1)
-    precisions = order_in_ranking.double() / ranks
-    precisions.masked_fill_(~valid, 0)
+    precisions = (order_in_ranking.double() / ranks).masked_fill_(~valid, 0)
     # cumsum adds the terms in slot order whatever the padding width, so a
     # row's AP does not depend on the other rows of its chunk.
     ap = precisions.cumsum(1)[:, -1] / num_matches
@@ -350,42 +483,73 @@ def _query_rank_stats(similarity: Tensor, query_pids: Tensor,
     return dict(first_rank=first_rank, ap=ap, inp=inp)
 
 
+def _concat_stats(chunks) -> Dict[str, Tensor]:
+    return {key: torch.cat([chunk[key] for chunk in chunks])
+            for key in ('first_rank', 'ap', 'inp')}
+
+
+def _score_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Scores are ranked in float32 (half types upcast exactly) or float64."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def query_rank_stats(similarity: Tensor,
                      query_pids,
                      gallery_pids,
                      num_bins: Optional[int] = None) -> Dict[str, Tensor]:
-    """Per-query ranking statistics, exact for the given rows.
+    """Per-query ranking statistics of similarity rows.
 
     Ranks follow a stable descending sort of each row (ties: lower gallery
     index first), computed without sorting (see the module docstring).
-    Memory is a few (Q, G) buffers, so pass chunks of rows.
 
     Args:
         similarity (Tensor): Query-to-gallery scores, shape (Q, G).
         query_pids (Tensor): Person id of every query, shape (Q,).
         gallery_pids (Tensor): Person id of every gallery item, shape (G,).
-        num_bins (int, optional): Score bins per row of the counting
-            histogram. Any value gives the same result; it only trades the
-            histogram size against exact comparisons. Defaults to
-            ``clip(G // 4, 1, 4096)``.
+        num_bins (int, optional): See :class:`GalleryRanker`.
 
     Returns:
         dict: ``first_rank`` (LongTensor (Q,), 1-based rank of the best
-        match), ``ap`` (float64 Tensor (Q,), average precision in [0, 1]) and
-        ``inp`` (float64 Tensor (Q,), |rel| / rank of the last match).
+        match), ``ap`` (float64 (Q,), average precision in [0, 1]) and
+        ``inp`` (float64 (Q,), |rel| / rank of the last match), on the
+        device of ``similarity``.
 
     Raises:
         ValueError: On bad shapes, NaN scores, or a query without any
             gallery item of its person id.
     """
-    query_pids, gallery_pids = _check_inputs(similarity, query_pids,
-                                             gallery_pids)
-    if num_bins is not None and (not isinstance(num_bins, int)
-                                 or num_bins < 1):
-        raise ValueError(f'num_bins must be a positive int, got {num_bins!r}')
-    return _query_rank_stats(similarity, query_pids, gallery_pids,
-                             _index_gallery(gallery_pids), num_bins,
-                             row_offset=0)
+    _check_matrix(similarity, 'similarity', '(num_queries, num_gallery)')
+    gallery_pids = _as_pid_tensor(gallery_pids, 'gallery_pids',
+                                  similarity.device)
+    if gallery_pids.numel() != similarity.shape[1]:
+        raise ValueError(f'gallery_pids has {gallery_pids.numel()} entries '
+                         f'but similarity has {similarity.shape[1]} gallery '
+                         f'columns (shape {tuple(similarity.shape)})')
+    return GalleryRanker(gallery_pids, num_bins=num_bins).rank_similarity(
+        similarity, query_pids)
+
+
+def feature_rank_stats(query_feats: Tensor,
+                       gallery_feats: Tensor,
+                       query_pids,
+                       gallery_pids,
+                       num_bins: Optional[int] = None) -> Dict[str, Tensor]:
+    """Per-query ranking statistics of ``query_feats @ gallery_feats.T``,
+    computed and ranked chunk by chunk (:meth:`GalleryRanker.rank_features`);
+    the (Q, G) matrix never exists.
+
+    Args:
+        query_feats (Tensor): (Q, D) query features.
+        gallery_feats (Tensor): (G, D) gallery features, same device.
+        query_pids (Tensor): (Q,) person ids of the queries.
+        gallery_pids (Tensor): (G,) person ids of the gallery.
+        num_bins (int, optional): See :class:`GalleryRanker`.
+
+    Returns:
+        dict: See :func:`query_rank_stats`.
+    """
+    return GalleryRanker(gallery_pids, gallery_feats,
+                         num_bins).rank_features(query_feats, query_pids)
 
 
 def summarize_rank_stats(first_rank: Tensor,
@@ -408,117 +572,9 @@ def summarize_rank_stats(first_rank: Tensor,
     if num_queries == 0:
         raise ValueError('cannot summarize ranking statistics of 0 queries')
     results = {}
-    for k in _check_topk(topk):
+    for k in check_topk(topk):
         hits = int((first_rank <= k).sum())
         results[f'R{k}'] = 100.0 * hits / num_queries
     results['mAP'] = 100.0 * float(ap.double().mean())
     results['mINP'] = 100.0 * float(inp.double().mean())
-    return results
-
-
-def rank_metrics(similarity: Tensor,
-                 query_pids,
-                 gallery_pids,
-                 topk: Sequence[int] = (1, 5, 10),
-                 chunk_size: Optional[int] = None) -> Dict[str, float]:
-    """CMC R@K, mAP and mINP of a query-gallery similarity matrix.
-
-    Query rows are processed in chunks with :func:`query_rank_stats`, so no
-    (Q, G) argsort is ever materialised. Ties rank the lower gallery index
-    first (stable sort); the result equals :func:`rank_metrics_full_argsort`.
-
-    Args:
-        similarity (Tensor): Scores, shape (Q, G); higher = more similar.
-        query_pids (Tensor): Person id of every query, shape (Q,).
-        gallery_pids (Tensor): Person id of every gallery item, shape (G,).
-        topk (Sequence[int]): Ks of the reported ``R@K``. Defaults to
-            (1, 5, 10).
-        chunk_size (int, optional): Query rows per chunk. Defaults to about
-            4M similarity entries per chunk.
-
-    Returns:
-        dict: ``R<k>`` for every k, ``mAP`` and ``mINP``, python floats in
-        percent.
-
-    Examples:
-        >>> import torch
-        >>> sim = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.8, 0.3]])
-        >>> rank_metrics(sim, torch.tensor([7, 8]), torch.tensor([7, 8, 8]),
-        ...              topk=(1, ))
-        {'R1': 100.0, 'mAP': 100.0, 'mINP': 100.0}
-    """
-    topk = _check_topk(topk)
-    query_pids, gallery_pids = _check_inputs(similarity, query_pids,
-                                             gallery_pids)
-    gallery_index = _index_gallery(gallery_pids)
-    _locate_matches(gallery_index, query_pids, row_offset=0)
-    num_queries, num_gallery = similarity.shape
-    if chunk_size is None:
-        chunk_size = max(1, _CHUNK_NUM_ELEMENTS // num_gallery)
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f'chunk_size must be a positive int, got '
-                         f'{chunk_size!r}')
-    stats = dict(first_rank=[], ap=[], inp=[])
-    for start in range(0, num_queries, chunk_size):
-        chunk_stats = _query_rank_stats(
-            similarity[start:start + chunk_size],
-            query_pids[start:start + chunk_size],
-            gallery_pids,
-            gallery_index,
-            num_bins=None,
-            row_offset=start)
-        for key, value in chunk_stats.items():
-            stats[key].append(value.cpu())
-    return summarize_rank_stats(
-        torch.cat(stats['first_rank']),
-        torch.cat(stats['ap']),
-        torch.cat(stats['inp']),
-        topk=topk)
-
-
-def rank_metrics_full_argsort(similarity: Tensor,
-                              query_pids,
-                              gallery_pids,
-                              topk: Sequence[int] = (1, 5, 10)
-                              ) -> Dict[str, float]:
-    """Reference implementation: IRRA's ``rank()`` with a stable argsort.
-
-    Sorts every row in full, gathers the gallery pids in ranked order and
-    takes cumulative match counts. Simple and memory hungry (several (Q, G)
-    int64 / float64 buffers); the baseline of the tests and of
-    ``benchmarks/rank_metrics.py``.
-
-    Args:
-        similarity (Tensor): Scores, shape (Q, G).
-        query_pids (Tensor): Person ids of the queries, shape (Q,).
-        gallery_pids (Tensor): Person ids of the gallery, shape (G,).
-        topk (Sequence[int]): Ks of the reported ``R@K``.
-
-    Returns:
-        dict: Same keys and meaning as :func:`rank_metrics`.
-    """
-    topk = _check_topk(topk)
-    query_pids, gallery_pids = _check_inputs(similarity, query_pids,
-                                             gallery_pids)
-    _raise_on_nan(torch.isnan(similarity).any(1), row_offset=0)
-    _locate_matches(_index_gallery(gallery_pids), query_pids, row_offset=0)
-    num_queries, num_gallery = similarity.shape
-    order = torch.argsort(similarity, dim=1, descending=True, stable=True)
-    matches = gallery_pids[order] == query_pids[:, None]  # (Q, G) ranked
-    del order
-    results = {}
-    for k in topk:
-        hits = int(matches[:, :k].any(1).sum())
-        results[f'R{k}'] = 100.0 * hits / num_queries
-    num_relevant = matches.sum(1)
-    # precision@k = (matches in the top k) / k, summed where M_qk = 1.
-    precision = matches.cumsum(1, dtype=torch.float64)
-    precision /= torch.arange(1, num_gallery + 1, dtype=torch.float64)
-    precision *= matches
-    ap = precision.sum(1) / num_relevant
-    del precision
-    last_rank = num_gallery - matches.flip(1).to(torch.uint8).argmax(1)
-    inp = num_relevant.double() / last_rank
-    results['mAP'] = 100.0 * float(ap.mean())
-    results['mINP'] = 100.0 * float(inp.mean())
     return results
