@@ -1,5 +1,6 @@
 """Baseline retriever, SDM loss and the optimiser rules."""
 import math
+from unittest import mock
 
 import pytest
 import torch
@@ -90,3 +91,22 @@ def test_ordered_rules_override_in_order():
         assert got[id(param)] == pytest.approx((lr, wd))
     with pytest.raises(ValueError, match='num_classes'):
         IDLoss(4, 0)
+
+
+def test_query_features_use_the_batch_trimmed_to_its_longest_caption():
+    torch.manual_seed(0)
+    model = CLIPRetriever(backbone=dict(type='CLIPBackbone', arch='tiny',
+                                        image_size=(192, 64))).eval()
+    ids = torch.zeros(3, 77, dtype=torch.long)
+    for row, length in enumerate((5, 12, 8)):  # captions of 3-10 words
+        ids[row, :length] = torch.randint(1, 49000, (length, ))
+        ids[row, 0], ids[row, length - 1] = 49406, 49407
+    backbone = model.backbone
+    with torch.no_grad():
+        padded = F.normalize(backbone.text_global(backbone.encode_text(ids),
+                                                  ids), dim=-1)
+        with mock.patch.object(backbone, 'encode_text',
+                               wraps=backbone.encode_text) as encode:
+            trimmed = model.extract_text_feat(ids)
+    assert encode.call_args.args[0].shape == (3, 12)  # not 77 positions
+    torch.testing.assert_close(trimmed, padded, rtol=0, atol=1e-6)

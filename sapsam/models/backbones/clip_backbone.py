@@ -264,6 +264,17 @@ class CLIPBackbone(BaseModule):
         return x @ self.text_projection
 
     @staticmethod
+    def trim_to_longest(text_ids: torch.Tensor) -> torch.Tensor:
+        """``(B, L) -> (B, L')`` token ids cut after the batch's last EOT
+        token (the largest id of a row, as in :meth:`text_global`).
+
+        The text tower is causal, so the tokens up to each EOT, and the
+        sentence features, are the same with and without the cut.
+        """
+        length = int(text_ids.argmax(dim=-1).max()) + 1
+        return text_ids[:, :length]
+
+    @staticmethod
     def text_global(text_tokens: torch.Tensor,
                     text_ids: torch.Tensor) -> torch.Tensor:
         """Sentence feature: the token at the EOT (largest id) position.

@@ -66,7 +66,14 @@ class CLIPRetriever(BaseModel):
                            dim=-1)
 
     def extract_text_feat(self, text_ids: torch.Tensor) -> torch.Tensor:
-        """``(B, L) -> (B, D)`` L2-normalised [EOT] features."""
+        """``(B, L) -> (B, D)`` L2-normalised [EOT] features.
+
+        The batch is trimmed to its longest caption first: the text tower
+        is causal and the feature is read at the EOT token, so the padding
+        after the last EOT cannot change it (validation, test and search
+        all encode queries here; training keeps all L positions).
+        """
+        text_ids = self.backbone.trim_to_longest(text_ids)
         tokens = self.backbone.encode_text(text_ids)
         return F.normalize(self.backbone.text_global(tokens, text_ids).float(),
                            dim=-1)
