@@ -23,7 +23,9 @@ class RetrievalVisualizer(Visualizer):
     images left to right, each titled with its rank and cosine score. With a
     labelled gallery the frame is green for the query's identity (a match,
     also marked with a tick) and red otherwise; the query's ground-truth
-    person id is shown in the row title.
+    person id is shown in the row title. A query's ``truth`` (its best
+    ranked true match) is drawn in an extra tile at the right, titled with
+    its rank, so a failure shows what should have come first.
 
     Args:
         name (str): Instance name.
@@ -56,15 +58,17 @@ class RetrievalVisualizer(Visualizer):
             queries (list[dict]): Per query: ``text`` (str), ``hits`` (list
                 of dicts with ``path``, ``score`` and optionally ``pid`` and
                 ``match`` (bool)), optionally ``query_pid`` (marks
-                ``hits`` whose ``pid`` equals it as matches) and ``title``
-                (replaces the default row title prefix).
+                ``hits`` whose ``pid`` equals it as matches), ``title``
+                (replaces the default row title prefix) and ``truth`` (a
+                hit dict of the first true match, with its ``rank``).
 
         Returns:
             np.ndarray: ``(H, W, 3)`` uint8 RGB picture.
         """
         if not queries:
             raise ValueError('draw_retrieval needs at least one query')
-        cols = max(1, max(len(q['hits']) for q in queries))
+        with_truth = any(q.get('truth') for q in queries)
+        cols = max(1, max(len(q['hits']) for q in queries)) + with_truth
         tile_w, tile_h = self.tile_inches
         header = 0.75
         fig = Figure(figsize=(max(cols * tile_w, 4.0),
@@ -90,35 +94,45 @@ class RetrievalVisualizer(Visualizer):
         axes = subfig.subplots(1, cols, squeeze=False)[0]
         subfig.subplots_adjust(left=0.01, right=0.99, bottom=0.06,
                                top=0.78, wspace=0.08)
+        truth = query.get('truth')
         for col, ax in enumerate(axes):
             ax.set_xticks([])
             ax.set_yticks([])
+            if truth and col == cols - 1:
+                self._draw_tile(ax, dict(truth, match=True),
+                                f'true match #{truth["rank"]}', query_pid)
+                continue
             if col >= len(query['hits']):
                 ax.set_axis_off()
                 continue
-            hit = query['hits'][col]
-            match = hit.get('match')
-            if match is None and query_pid is not None and \
-                    hit.get('pid') is not None:
-                match = int(hit['pid']) == int(query_pid)
-            color = UNKNOWN_COLOR if match is None else (
-                MATCH_COLOR if match else MISS_COLOR)
-            image = read_rgb(hit['path'])
-            if image is None:
-                ax.text(0.5, 0.5, 'unreadable', ha='center', va='center',
-                        fontsize=7, transform=ax.transAxes)
-            else:
-                ax.imshow(image, aspect='auto')
-            for spine in ax.spines.values():
-                spine.set_edgecolor(color)
-                spine.set_linewidth(4 if match is not None else 1.5)
-            mark = '' if match is None else (' \u2713' if match else
-                                             ' \u2717')
-            ax.set_title(f'#{hit.get("rank", col + 1)}{mark} '
-                         f'{hit["score"]:.3f}', fontsize=7, color=color,
-                         pad=2)
-            if hit.get('pid') is not None:
-                ax.set_xlabel(f'id {hit["pid"]}', fontsize=6, labelpad=1)
+            self._draw_tile(ax, query['hits'][col],
+                            f'#{query["hits"][col].get("rank", col + 1)}',
+                            query_pid)
+
+    @staticmethod
+    def _draw_tile(ax, hit: Dict, label: str, query_pid) -> None:
+        """One image framed by whether it matches the query."""
+        match = hit.get('match')
+        if match is None and query_pid is not None and \
+                hit.get('pid') is not None:
+            match = int(hit['pid']) == int(query_pid)
+        color = UNKNOWN_COLOR if match is None else (
+            MATCH_COLOR if match else MISS_COLOR)
+        image = read_rgb(hit['path'])
+        if image is None:
+            ax.text(0.5, 0.5, 'unreadable', ha='center', va='center',
+                    fontsize=7, transform=ax.transAxes)
+        else:
+            ax.imshow(image, aspect='auto')
+        for spine in ax.spines.values():
+            spine.set_edgecolor(color)
+            spine.set_linewidth(4 if match is not None else 1.5)
+        mark = '' if match is None else (' \u2713' if match else
+                                         ' \u2717')
+        ax.set_title(f'{label}{mark} {hit["score"]:.3f}', fontsize=7,
+                     color=color, pad=2)
+        if hit.get('pid') is not None:
+            ax.set_xlabel(f'id {hit["pid"]}', fontsize=6, labelpad=1)
 
     def add_retrieval(self,
                       name: str,

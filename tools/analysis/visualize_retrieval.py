@@ -2,11 +2,18 @@
 
 ``python tools/analysis/visualize_retrieval.py CONFIG CKPT --split test
 --out-dir work_dirs/vis --num-queries 20`` encodes the split's gallery, ranks
-it for every caption and writes one picture per query (the caption, the
-top-k images, matches framed green and marked with a tick), the queries the
-model gets wrong first (worst rank of the first match first). It also writes
-``summary.json`` with the metrics and every query's rank of its first
-match.
+it for every caption and writes one picture per chosen query: the caption,
+the top-k images (matches framed green and ticked) and, at the right, the
+query's true match (its best-ranked image of the right person) with its
+rank. Which queries (``--select``):
+
+- ``failures`` (default): first match below rank 1, worst first;
+- ``near-misses``: first match at rank 2..k, closest first;
+- ``successes``: first match at rank 1, in query order;
+- ``all``: every query in order; or ``--queries 0 17 42`` by index.
+
+It also writes ``summary.json`` with the metrics and every query's rank of
+its first match.
 """
 import argparse
 import json
@@ -40,7 +47,13 @@ def parse_args(argv=None):
                         choices=['train', 'val', 'test'])
     parser.add_argument('--out-dir', default='work_dirs/vis_retrieval')
     parser.add_argument('--num-queries', type=int, default=20,
-                        help='pictures to write (failures first)')
+                        help='pictures to write')
+    parser.add_argument('--select', default='failures',
+                        choices=['failures', 'near-misses', 'successes',
+                                 'all'],
+                        help='which queries to draw')
+    parser.add_argument('--queries', type=int, nargs='+',
+                        help='draw these query (caption) indices instead')
     parser.add_argument('--topk', type=int, default=10)
     parser.add_argument('--index', help='a saved index of this split built '
                         'by this model (skips encoding the gallery)')
@@ -82,6 +95,43 @@ def rank_queries(index: GalleryIndex, text_feats: torch.Tensor,
             rows)
 
 
+def select_queries(first_rank: torch.Tensor, select: str, topk: int,
+                   indices=None) -> list:
+    """Query indices to draw, in drawing order (see the module doc).
+
+    Raises:
+        ValueError: an index in ``indices`` out of range.
+    """
+    ranks = [int(r) for r in first_rank]
+    if indices:
+        bad = [q for q in indices if not 0 <= q < len(ranks)]
+        if bad:
+            raise ValueError(f'--queries {bad}: the split has {len(ranks)} '
+                             f'captions')
+        return list(indices)
+    if select == 'failures':
+        return sorted((q for q, r in enumerate(ranks) if r > 1),
+                      key=lambda q: (-ranks[q], q))
+    if select == 'near-misses':
+        return sorted((q for q, r in enumerate(ranks) if 1 < r <= topk),
+                      key=lambda q: (ranks[q], q))
+    if select == 'successes':
+        return [q for q, r in enumerate(ranks) if r == 1]
+    return list(range(len(ranks)))
+
+
+def true_match(index: GalleryIndex, text_feat: torch.Tensor, pid: int,
+               gallery_pids: torch.Tensor) -> dict:
+    """The best-ranked gallery image of ``pid`` with its 1-based rank
+    (descending score, ties by gallery order, as the metrics rank)."""
+    scores = index.similarity(text_feat[None])[0]
+    order = torch.sort(scores, descending=True, stable=True).indices
+    position = int((gallery_pids[order] == pid).nonzero()[0, 0])
+    row = int(order[position])
+    return dict(rank=position + 1, path=index.paths[row], pid=pid,
+                score=float(scores[row]))
+
+
 def main(argv=None):
     args = parse_args(argv)
     model = init_retriever(args.config, args.checkpoint, device=args.device,
@@ -108,10 +158,11 @@ def main(argv=None):
     metrics = summarize_rank_stats(first_rank, ap, inp)
 
     # Failures first (worst first), then the correct ones; stable in query
-    # order.
+    # order (the order of summary.json).
     order = sorted(range(len(texts)),
                    key=lambda q: (first_rank[q] == 1, -int(first_rank[q]),
                                   q))
+    chosen = select_queries(first_rank, args.select, args.topk, args.queries)
     from sapsam.visualization import RetrievalVisualizer
     visualizer = RetrievalVisualizer()
     os.makedirs(args.out_dir, exist_ok=True)
@@ -126,12 +177,15 @@ def main(argv=None):
                             first_match_rank=int(first_rank[q]),
                             topk_pids=[h['pid'] for h in hits],
                             picture=None, _hits=hits))
-    for position, q in enumerate(order[:args.num_queries]):
+    gallery_pids = torch.tensor(index.pids, dtype=torch.long)
+    for position, q in enumerate(chosen[:args.num_queries]):
         rec = records[q]
         name = (f'{position:04d}_query{q}_rank{rec["first_match_rank"]}.png')
         visualizer.add_retrieval(
             name, [dict(text=rec['caption'], query_pid=rec['pid'],
                         hits=rec['_hits'],
+                        truth=true_match(index, text_feats[q],
+                                         int(query_pids[q]), gallery_pids),
                         title=f'query {q}, id {rec["pid"]}, first match at '
                         f'rank {rec["first_match_rank"]}: ')],
             out_file=osp.join(args.out_dir, name))
@@ -147,7 +201,8 @@ def main(argv=None):
         json.dump(summary, f, indent=1)
     print(' '.join(f'{k}: {v:.2f}' for k, v in metrics.items()))
     print(f'{summary["failures"]} of {len(texts)} queries miss at rank 1; '
-          f'wrote {min(args.num_queries, len(texts))} pictures and '
+          f'wrote {min(args.num_queries, len(chosen))} pictures '
+          f'({args.select if not args.queries else "chosen queries"}) and '
           f'summary.json to {args.out_dir}')
     return summary
 

@@ -1,0 +1,103 @@
+"""Pictures people look at: retrieval grids with the true match, Person-SAM
+masks that stay visible on any clothes."""
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+from sapsam.visualization import PersonSAMVisualizer, RetrievalVisualizer
+from sapsam.visualization.person_sam_visualizer import contrasting_colors
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs/baseline/clip_sdm_synthetic.py')
+
+
+@pytest.mark.parametrize('clothes', [(220, 30, 30), (40, 200, 40)])
+def test_outlines_contrast_with_the_clothes(clothes):
+    image = np.full((80, 32, 3), 128, np.uint8)
+    image[20:60, 4:28] = clothes
+    mask = np.zeros((80, 32), bool)
+    mask[18:62, 2:30] = True  # the region and a rim around it
+    pred, gt = contrasting_colors(image, [mask])
+    assert pred != gt
+    for color in (pred, gt):
+        assert np.linalg.norm(np.subtract(color, clothes)) > 150
+        assert np.linalg.norm(np.subtract(color, 128)) > 100
+
+
+def test_person_sam_picture_shows_the_image_once():
+    image = np.full((80, 32, 3), 90, np.uint8)
+    masks = np.zeros((3, 80, 32), bool)
+    masks[0, 10:30, 5:25] = True  # masks[1], masks[2]: empty predictions
+    vis = PersonSAMVisualizer(tile_inches=1.6)
+    one = vis.draw_phrase_masks(image, ['a hat'], masks[:1])
+    three = vis.draw_phrase_masks(image, ['a hat', 'a bag', 'shoes'], masks,
+                                  scores=[0.9, 0.1, 0.2],
+                                  gt_masks=[masks[0], None, masks[0]])
+    # One tile for the image plus one per phrase (not image + mask per row).
+    # (2 tiles vs 4 tiles side by side, in one row of the same height.)
+    assert three.shape[0] == pytest.approx(one.shape[0], rel=0.15)
+    assert three.shape[1] / one.shape[1] == pytest.approx(2, rel=0.1)
+
+
+@pytest.fixture(scope='module')
+def labelled_split(tmp_path_factory):
+    from sapsam.datasets.synthetic import generate_synthetic_benchmark
+    out = str(tmp_path_factory.mktemp('synthetic'))
+    generate_synthetic_benchmark(out, seed=4, scale=0.1,
+                                 datasets=('CUHK-PEDES', ), progress=False)
+    from sapsam.apis import init_retriever
+    torch.manual_seed(0)
+    model = init_retriever(CONFIG)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return osp.join(out, 'CUHK-PEDES'), path
+
+
+@pytest.mark.parametrize('select', ['failures', 'near-misses', 'successes',
+                                    'queries'])
+def test_visualize_retrieval_picks_queries_and_draws_the_truth(
+        select, labelled_split, tmp_path, load_tool, monkeypatch):
+    root, checkpoint = labelled_split
+    tool = load_tool('tools/analysis/visualize_retrieval.py')
+    drawn = []
+    draw = RetrievalVisualizer.draw_retrieval
+    monkeypatch.setattr(RetrievalVisualizer, 'draw_retrieval',
+                        lambda self, q: drawn.append(q[0]) or draw(self, q))
+    choice = ['--queries', '3', '0'] if select == 'queries' else \
+        ['--select', select]
+    summary = tool.main([CONFIG, checkpoint, '--split', 'test', '--topk',
+                         '5', '--num-queries', '50', '--out-dir',
+                         str(tmp_path), *choice, '--cfg-options',
+                         f'test_cfg.gallery_dataloader.dataset.data_root='
+                         f'{root}', f'test_dataloader.dataset.data_root='
+                         f'{root}'])
+    ranks = {q['query']: q['first_match_rank'] for q in summary['queries']}
+    pictured = [q for q in summary['queries'] if q['picture']]
+    expected = {'failures': [q for q, r in ranks.items() if r > 1],
+                'near-misses': [q for q, r in ranks.items() if 1 < r <= 5],
+                'successes': [q for q, r in ranks.items() if r == 1],
+                'queries': [3, 0]}[select]
+    assert sorted(q['query'] for q in pictured) == sorted(expected)
+    assert len(drawn) == len(expected) > 0
+    order = {'failures': lambda q: (-ranks[q], q),
+             'near-misses': lambda q: (ranks[q], q),
+             'successes': lambda q: q}
+    if select in order:
+        assert [int(d['title'].split()[1].rstrip(','))
+                for d in drawn] == sorted(expected, key=order[select])
+    for row in drawn:
+        q = int(row['title'].split()[1].rstrip(','))
+        truth = row['truth']
+        # The true match is the right person at the rank the metrics give.
+        assert truth['pid'] == row['query_pid']
+        assert truth['rank'] == ranks[q]
+        if truth['rank'] <= 5:
+            assert row['hits'][truth['rank'] - 1]['path'] == truth['path']
+    names = sorted(p for p in os.listdir(tmp_path) if p.endswith('.png'))
+    assert len(names) == len(expected)
+    on_disk = json.load(open(tmp_path / 'summary.json'))
+    assert on_disk['num_queries'] == len(ranks)
