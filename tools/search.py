@@ -64,7 +64,8 @@ def parse_args(argv=None):
                         'query (labelled galleries)')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default=None,
+                        help='default: cuda if available, else cpu')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads (0: leave the default; 1 is '
                         'fastest on a shared, busy CPU)')

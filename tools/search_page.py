@@ -30,7 +30,8 @@ def parse_args(argv=None):
                         'under work_dirs/search/)')
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=8765)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default=None,
+                        help='default: cuda if available, else cpu')
     return parser.parse_args(argv)
 
 

@@ -1,12 +1,14 @@
 """Inference API: text search over a gallery with a trained retriever."""
 from .gallery_index import GalleryIndex, IndexMismatchError
-from .retriever_inference import (build_gallery_index, encode_captions,
+from .retriever_inference import (build_gallery_index, default_device,
+                                  encode_captions,
                                   gallery_preprocessing, init_retriever,
                                   list_gallery_images, load_gallery_index,
                                   model_identity, search_gallery)
 
 __all__ = [
     'GalleryIndex', 'IndexMismatchError', 'build_gallery_index',
+    'default_device',
     'encode_captions', 'gallery_preprocessing', 'init_retriever',
     'list_gallery_images', 'load_gallery_index', 'model_identity',
     'search_gallery'

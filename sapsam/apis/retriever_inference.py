@@ -128,9 +128,14 @@ def _scope(cfg: Config):
 
 
 # ----------------------------------------------------------------- model
+def default_device() -> str:
+    """``'cuda'`` when a GPU is available, else ``'cpu'``."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
 def init_retriever(config: Union[str, Config],
                    checkpoint: Optional[str] = None,
-                   device: str = 'cpu',
+                   device: Optional[str] = None,
                    cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build a retriever from a config and load its trained weights.
 
@@ -139,7 +144,8 @@ def init_retriever(config: Union[str, Config],
         checkpoint (str, optional): MMEngine checkpoint (``tools/train.py``
             output). When given, the backbone's ``pretrained`` file is not
             read (the checkpoint holds all weights) and every key must fit.
-        device (str): Device of the model. Defaults to ``'cpu'``.
+        device (str, optional): Device of the model. Defaults to
+            :func:`default_device` (the GPU if there is one).
         cfg_options (dict, optional): Overrides merged into the config.
 
     Returns:
@@ -176,7 +182,7 @@ def init_retriever(config: Union[str, Config],
                                f'{err}') from err
     model.cfg = cfg
     model.checkpoint_path = checkpoint
-    return model.to(device).eval()
+    return model.to(device or default_device()).eval()
 
 
 def _forget_identity(module, *args, **kwargs) -> None:

@@ -59,7 +59,8 @@ def parse_args(argv=None):
                         'by this model (skips encoding the gallery)')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default=None,
+                        help='default: cuda if available, else cpu')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. '
