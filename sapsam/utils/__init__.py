@@ -1,13 +1,31 @@
-from .checkpoint_compat import (load_local_checkpoint,
-                                patch_mmengine_checkpoint_loading)
-from .runs import (best_or_last_checkpoint, data_root_options, run_command,
-                   train_and_test)
-from .setup_env import (register_all_modules, release_distributed,
-                        setup_distributed)
+"""Utilities. Names load on first use, so that importing a submodule such as
+``sapsam.utils.typing_utils`` does not load the run and checkpoint helpers
+(and what they import)."""
+import importlib
 
-__all__ = [
-    'load_local_checkpoint', 'patch_mmengine_checkpoint_loading',
-    'register_all_modules', 'release_distributed', 'setup_distributed',
-    'run_command', 'data_root_options', 'best_or_last_checkpoint',
-    'train_and_test'
-]
+_SUBMODULE_OF = {
+    'load_local_checkpoint': 'checkpoint_compat',
+    'patch_mmengine_checkpoint_loading': 'checkpoint_compat',
+    'best_or_last_checkpoint': 'runs',
+    'data_root_options': 'runs',
+    'run_command': 'runs',
+    'train_and_test': 'runs',
+    'register_all_modules': 'setup_env',
+    'release_distributed': 'setup_env',
+    'setup_distributed': 'setup_env',
+}
+
+__all__ = list(_SUBMODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _SUBMODULE_OF:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    module = importlib.import_module(f'.{_SUBMODULE_OF[name]}', __name__)
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
