@@ -27,6 +27,9 @@ _ITER = re.compile(r'Iter\((train|val|test)\)\s*\[\s*(\d+)/(\d+)\]\s*(.*)$')
 #: Fields of a training line that a reader of a report does not need.
 _NOISE_FIELDS = ('eta', 'time', 'data_time', 'memory', 'grad_norm',
                  'base_lr')
+#: MMEngine warnings about its own API that say nothing about the run.
+_LIBRARY_NOTICES = ('will be deprecated', 'is the alias of',
+                    'The prefix is not set in metric class')
 _FIELD = re.compile(r'([\w/@.\-]+): (\S+)')
 
 
@@ -44,6 +47,8 @@ def summarize_log_line(line: str) -> Optional[str]:
     if match:
         level, line = match.group(1), line[match.end():]
     if level in ('WARNING', 'ERROR', 'CRITICAL'):
+        if level == 'WARNING' and any(n in line for n in _LIBRARY_NOTICES):
+            return None
         return f'{level.lower()}: {line}'
     if line.startswith(('Traceback', 'RuntimeError', 'ValueError',
                         'FileNotFoundError')):

@@ -34,6 +34,8 @@ train_cfg = dict(max_epochs=12, type='EpochBasedTrainLoop', val_interval=1)
 +------------+-------+-------+
 12/01 21:44:30 - mmengine - INFO - Epoch(test) [6/6]    seg/aAcc: 91.4000  seg/mIoU: 55.8600  per_sample/mIoU: 28.4000  data_time: 0.0100  time: 0.0900
 12/01 21:44:31 - mmengine - WARNING - the checkpoint has no meta
+12/01 21:44:31 - mmengine - WARNING - "FileClient" will be deprecated in future. Please use io functions
+12/01 21:44:31 - mmengine - WARNING - The prefix is not set in metric class TBPRMetric.
 """
 
 
