@@ -27,9 +27,11 @@ _ITER = re.compile(r'Iter\((train|val|test)\)\s*\[\s*(\d+)/(\d+)\]\s*(.*)$')
 #: Fields of a training line that a reader of a report does not need.
 _NOISE_FIELDS = ('eta', 'time', 'data_time', 'memory', 'grad_norm',
                  'base_lr')
-#: MMEngine warnings about its own API that say nothing about the run.
+#: MMEngine notices that say nothing about the run (API deprecations, one
+#: line per frozen parameter from the optimiser constructor).
 _LIBRARY_NOTICES = ('will be deprecated', 'is the alias of',
-                    'The prefix is not set in metric class')
+                    'The prefix is not set in metric class',
+                    'is skipped since its requires_grad=False')
 _FIELD = re.compile(r'([\w/@.\-]+): (\S+)')
 
 

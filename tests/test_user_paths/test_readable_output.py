@@ -36,6 +36,7 @@ train_cfg = dict(max_epochs=12, type='EpochBasedTrainLoop', val_interval=1)
 12/01 21:44:31 - mmengine - WARNING - the checkpoint has no meta
 12/01 21:44:31 - mmengine - WARNING - "FileClient" will be deprecated in future. Please use io functions
 12/01 21:44:31 - mmengine - WARNING - The prefix is not set in metric class TBPRMetric.
+12/01 21:44:32 - mmengine - WARNING - image_encoder.neck.3.bias is skipped since its requires_grad=False
 """
 
 
