@@ -170,7 +170,7 @@ class OfficialPersonSAMLayout(nn.Module):
         self.vision_encoder = sam.vision_encoder
         self.prompt_encoder = sam.prompt_encoder  # loaded, never used
         self.mask_decoder = sam.mask_decoder
-        self.no_mask_embed = nn.Embedding(1, dim)  # dead parameter (docs/fidelity.md P9)
+        self.no_mask_embed = nn.Embedding(1, dim)  # dead (fidelity P9)
         self.text_prompt_encoder = bert
         self.text_proj = nn.Linear(bert.config.hidden_size, dim)
         self.transform_linear = nn.Linear(bert.config.hidden_size, dim)

@@ -146,8 +146,8 @@ def format_report(results: dict, data: str, work_dir: str) -> str:
                      f'{_fmt(count, "d"):>8}')
     for name, res in results['part_masks']['results'].items():
         lines.append(f'   {"mean (" + name + ")":<26} {res["mIoU"]:>11.2f}')
-    lines += ['', '3. Text-to-image retrieval, synthetic CUHK-PEDES test split '
-              '(best val checkpoint, %)', '',
+    lines += ['', '3. Text-to-image retrieval, synthetic CUHK-PEDES test '
+              'split (best val checkpoint, %)', '',
               '   | model | R@1 | R@5 | R@10 | mAP | mINP | train (s) |',
               '   |---|---|---|---|---|---|---|']
     for name, key in (('baseline: CLIP + SDM', 'baseline'),

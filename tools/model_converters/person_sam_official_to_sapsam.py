@@ -1,7 +1,7 @@
 """Convert the official Person-SAM ``best.pth`` into a sapsam ``PersonSAM``.
 
 ``python tools/model_converters/person_sam_official_to_sapsam.py best.pth
-person_sam.pth --config configs/person_sam/mca_atr_official.py --verify``
+person_sam.pth --config configs/person_sam/mca_atr_faithful.py --verify``
 
 The official model (SAP-SAM ``s02_personsam_training``) is a
 ``transformers`` ``SamPreTrainedModel`` whose state dict holds SAM under the
@@ -13,8 +13,9 @@ BERT phrase encoder ``text_prompt_encoder.*`` and the MCA prompt
 config's ``PersonSAM`` for ``tools/test.py`` and stage 4
 (``tools/data/generate_part_masks.py --checkpoint``).
 
-The official MCA attends to [PAD] tokens and stretches masks (docs/fidelity.md P3,
-P6): ``configs/person_sam/mca_atr_official.py`` sets both. ``--verify``
+The official MCA attends to [PAD] tokens and stretches masks
+(``docs/fidelity.md`` P3, P6): ``configs/person_sam/mca_atr_faithful.py``
+sets both. ``--verify``
 recomputes the official forward pass (Hugging Face SAM modules, BERT, the
 MCA prompt written out from the official module names) from the source
 weights and compares image embeddings, mask logits and IoU scores with the
@@ -150,8 +151,8 @@ def hf_sam_config(settings: dict):
 
 
 class OfficialPersonSAM(nn.Module):
-    """The official forward pass (docs/fidelity.md P6, MCA path) on Hugging Face
-    SAM modules, with the official module names."""
+    """The official forward pass (MCA path, ``docs/fidelity.md`` P6) on
+    Hugging Face SAM modules, with the official module names."""
 
     def __init__(self, settings: dict, bert: nn.Module, num_heads: int):
         super().__init__()
@@ -276,7 +277,7 @@ def convert(src: str, dst: str, config: str,
     if getattr(model.prompt_encoder, 'use_key_padding_mask', False):
         print('note: the config hides [PAD] tokens from the MCA prompt; the '
               'official model attends to them (use '
-              'configs/person_sam/mca_atr_official.py to reproduce it)')
+              'configs/person_sam/mca_atr_faithful.py to reproduce it)')
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(state_dict=state,
                     meta=dict(converted_from=osp.abspath(src),
