@@ -216,9 +216,10 @@ class GalleryRanker:
         query_pids = self._query_pids(query_pids, query_feats.shape[0])
         dtype = self.gallery_t.dtype
         similarity = self._buffers(dtype, query_feats.device)['similarity']
+        chunk_rows = self._balanced_chunk_rows(query_feats.shape[0])
         chunks = []
-        for start in range(0, query_feats.shape[0], self.chunk_rows):
-            rows = query_feats[start:start + self.chunk_rows].to(dtype)
+        for start in range(0, query_feats.shape[0], chunk_rows):
+            rows = query_feats[start:start + chunk_rows].to(dtype)
             scores = similarity[:rows.shape[0] * self.num_gallery].view(
                 rows.shape[0], self.num_gallery)
             torch.mm(rows, self.gallery_t, out=scores)
@@ -240,12 +241,19 @@ class GalleryRanker:
         query_pids = self._query_pids(query_pids, similarity.shape[0],
                                       tuple(similarity.shape))
         similarity = similarity.to(_score_dtype(similarity.dtype))
+        chunk_rows = self._balanced_chunk_rows(similarity.shape[0])
         chunks = []
-        for start in range(0, similarity.shape[0], self.chunk_rows):
+        for start in range(0, similarity.shape[0], chunk_rows):
             chunks.append(self._rank_chunk(
-                similarity[start:start + self.chunk_rows].contiguous(),
-                query_pids[start:start + self.chunk_rows], start))
+                similarity[start:start + chunk_rows].contiguous(),
+                query_pids[start:start + chunk_rows], start))
         return _concat_stats(chunks)
+
+    def _balanced_chunk_rows(self, num_queries: int) -> int:
+        """Rows per chunk for ``num_queries`` rows: at most ``chunk_rows``,
+        in chunks of equal size (a small last chunk multiplies slowly)."""
+        num_chunks = -(-num_queries // self.chunk_rows)
+        return -(-num_queries // num_chunks)
 
     def _products_finite(self, rows: Tensor) -> bool:
         """Whether ``rows @ gallery_t`` is surely finite: finite features
