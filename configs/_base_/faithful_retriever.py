@@ -10,16 +10,14 @@ from sapsam.engine.optimizers import OfficialWarmupLR
 
 with read_base():
     from .datasets.tbpr_part_pipelines import (  # noqa: F401
-        faithful_part_load, faithful_part_text, faithful_part_train_pipeline,
-        official_erasing, official_img_aug)
+        faithful_part_train_pipeline, part_files)
 
 # Retriever data: the official pipeline and part files read as the official
 # loader reads them (M2: CUHK seg files keyed by record position, nested
 # phrase lists dropped).
 faithful_part_dataset = dict(
     pipeline=faithful_part_train_pipeline,
-    part_files=dict(data_final='auto', score_dict='auto', seg_dir='segs',
-                    faithful=True))
+    part_files=dict(part_files, faithful=True))
 # S1: per-epoch warm-up 0.1 + 0.9 (e - 1) / 5 over epochs 1-5, then cosine
 # to 0 at epoch 60. (Adam eps 1e-3 is in every paper config already.)
 faithful_param_scheduler = [

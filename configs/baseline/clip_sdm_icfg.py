@@ -2,10 +2,7 @@
 from mmengine.config import read_base
 
 with read_base():
-    from .._base_.datasets.icfg_pedes import *  # noqa: F401,F403
     from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.datasets.icfg_pedes import *  # noqa: F401,F403
     from .._base_.models.clip_sdm_vitb16 import *  # noqa: F401,F403
     from .._base_.schedules.adam_60e import *  # noqa: F401,F403
-
-# No val split: keep the last checkpoints instead of the best one.
-default_hooks.checkpoint.update(save_best=None, max_keep_ckpts=1)

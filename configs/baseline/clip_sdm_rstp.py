@@ -2,7 +2,7 @@
 from mmengine.config import read_base
 
 with read_base():
-    from .._base_.datasets.rstp_reid import *  # noqa: F401,F403
     from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.datasets.rstp_reid import *  # noqa: F401,F403
     from .._base_.models.clip_sdm_vitb16 import *  # noqa: F401,F403
     from .._base_.schedules.adam_60e import *  # noqa: F401,F403

@@ -9,10 +9,9 @@ from mmengine.config import read_base
 from sapsam.models import DensePrompt
 
 with read_base():
-    from .._base_.datasets.atr_phrase_seg import *  # noqa: F401,F403
     from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.datasets.atr_phrase_seg import *  # noqa: F401,F403
     from .._base_.models.person_sam_vit_b import *  # noqa: F401,F403
     from .._base_.schedules.person_sam_20e import *  # noqa: F401,F403
 
 model['prompt_encoder'] = dict(type=DensePrompt)
-default_hooks.checkpoint.update(save_best='per_sample/mIoU', rule='greater')

@@ -7,13 +7,10 @@ from mmengine.config import read_base
 from sapsam.models import MCAPrompt
 
 with read_base():
-    from .._base_.datasets.atr_phrase_seg_synthetic import *  # noqa: F401,F403
     from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.datasets.atr_phrase_seg_synthetic import *  # noqa: F401,F403
     from .._base_.models.person_sam_tiny import *  # noqa: F401,F403
     from .._base_.schedules.person_sam_synthetic import *  # noqa: F401,F403
 
 model['prompt_encoder'] = dict(type=MCAPrompt, num_heads=4,
                                use_key_padding_mask=True)
-default_hooks.logger.update(interval=20)
-default_hooks.checkpoint.update(save_best='per_sample/mIoU', rule='greater',
-                                max_keep_ckpts=1)

@@ -4,8 +4,8 @@ from mmengine.config import read_base
 from sapsam.models import AvgPoolAlign
 
 with read_base():
-    from .._base_.datasets.rstp_reid_parts import *  # noqa: F401,F403
     from .._base_.default_runtime import *  # noqa: F401,F403
+    from .._base_.datasets.rstp_reid_parts import *  # noqa: F401,F403
     from .._base_.models.sapsam_vitb16 import *  # noqa: F401,F403
     from .._base_.schedules.adam_60e import *  # noqa: F401,F403
 

@@ -3,26 +3,18 @@
 # pieces at 378x126 with 14-pixel patches.
 from mmengine.config import read_base
 
-from sapsam.datasets.transforms import (PatchLabels, RandomCrop,
-                                        ResizeWithLabels)
 from sapsam.models import SAPSAMFP16
 
 with read_base():
     from .._base_.faithful_retriever import *  # noqa: F401,F403
     from .elca_vitl14_cuhk import *  # noqa: F401,F403
 
-train_dataloader['dataset'].update(faithful_part_dataset)
-train_dataloader['dataset']['pipeline'] = [
-    *faithful_part_load,
-    dict(type=ResizeWithLabels, scale=(126, 378), keep_ratio=False,
-         interpolation='bicubic', backend='pillow',
-         seg_interpolation='bicubic'),
-    official_img_aug,
-    dict(type=RandomCrop, size=(378, 126), padding=0),
-    official_erasing,
-    dict(type=PatchLabels, patch_size=14),
-    *faithful_part_text,
-]
+train_dataloader.dataset.update(faithful_part_dataset)
+faithful_resize = dict(faithful_resize, scale=image_size[::-1])
+faithful_crop = dict(faithful_crop, size=image_size)
+train_dataloader.dataset.pipeline = [
+    *faithful_part_load, faithful_resize, official_img_aug, faithful_crop,
+    random_erasing, patch_labels, *faithful_part_text]
 param_scheduler = faithful_param_scheduler
 model.update(type=SAPSAMFP16)
 model['alignment_head'].update(readout='cls')

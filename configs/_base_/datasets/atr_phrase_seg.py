@@ -4,6 +4,7 @@
 # mask in training; the model pads to 1024x1024. Validation/test masks stay
 # at the original resolution (scored there by both metrics).
 from mmcv.transforms import LoadImageFromFile, Resize
+from mmengine.config import read_base
 from mmengine.dataset import DefaultSampler
 from mmengine.runner import TestLoop, ValLoop
 from mmseg.evaluation import IoUMetric
@@ -11,6 +12,9 @@ from mmseg.evaluation import IoUMetric
 from sapsam.datasets import ATRPhraseSegDataset
 from sapsam.datasets.transforms import LoadPhraseMask, PackPromptSegInputs
 from sapsam.evaluation.metrics import PerSampleIoU
+
+with read_base():
+    from ..default_runtime import default_hooks  # noqa: F401
 
 data_root = 'data/ATR'
 image_size = 1024
@@ -59,3 +63,6 @@ val_evaluator = [dict(type=IoUMetric, iou_metrics=['mIoU'], prefix='seg'),
 test_evaluator = val_evaluator
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
+# The checkpoint with the best per-sample mIoU is kept. Configs import
+# default_runtime.py before this file, so this policy wins.
+default_hooks.checkpoint.update(save_best='per_sample/mIoU', rule='greater')

@@ -1,38 +1,19 @@
-# ICFGPEDES: official annotation file and images under data_root.
-from mmengine.dataset import DefaultSampler
+# ICFGPEDES: official annotation file and images under data_root. It has no
+# val split: train without validation and keep the last checkpoint (see
+# icfg_pedes_holdout.py for a held-out slice of train). Configs import
+# default_runtime.py before this file, so the checkpoint policy here wins.
 from mmengine.config import read_base
 
 from sapsam.datasets import ICFGPEDES
-from sapsam.engine.runners import TextToImageRetrievalLoop
-from sapsam.evaluation.metrics import TBPRMetric
 
 with read_base():
-    from .tbpr_pipelines import *  # noqa: F401,F403
+    from ..default_runtime import default_hooks  # noqa: F401
+    from .tbpr import *  # noqa: F401,F403
 
+dataset_type = ICFGPEDES
 data_root = 'data/ICFG-PEDES'
-
-train_dataloader = dict(
-    batch_size=64, num_workers=8, persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=True),
-    dataset=dict(type=ICFGPEDES, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
-
-# ICFG-PEDES has no val split: train without validation and keep the last
-# checkpoint (see icfg_pedes_holdout.py for a held-out slice of train).
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-
-test_dataloader = dict(
-    batch_size=512, num_workers=8, persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    dataset=dict(type=ICFGPEDES, data_root=data_root, split='test',
-                 view='captions', pipeline=query_pipeline))
-test_cfg = dict(
-    type=TextToImageRetrievalLoop,
-    gallery_dataloader=dict(
-        batch_size=512, num_workers=8, persistent_workers=True,
-        sampler=dict(type=DefaultSampler, shuffle=False),
-        dataset=dict(type=ICFGPEDES, data_root=data_root, split='test',
-                     view='images', pipeline=gallery_pipeline)))
-test_evaluator = dict(type=TBPRMetric, topk=(1, 5, 10))
+for loader in (train_dataloader, test_dataloader, test_cfg.gallery_dataloader):
+    loader.dataset.update(type=dataset_type, data_root=data_root)
+del loader
+val_dataloader = val_cfg = val_evaluator = None
+default_hooks.checkpoint.update(save_best=None, max_keep_ckpts=1)

@@ -1,65 +1,36 @@
 # The synthetic benchmark in CUHK-PEDES format (make demo generates it with
 # tools/dataset_converters/generate_synthetic.py), at 192x64 for tiny CPU
-# models (patch 8 gives the same 24x8 grid as ViT-B/16 at 384x128).
-from mmcv.transforms import LoadImageFromFile, RandomFlip, Resize
-from mmengine.dataset import DefaultSampler
+# models (patch 8 gives the same 24x8 grid as ViT-B/16 at 384x128), with
+# smaller batches and workers. Configs import default_runtime.py before this
+# file, so the logging interval here wins.
+from mmengine.config import read_base
 
 from sapsam.datasets import CUHKPEDES
-from sapsam.datasets.transforms import (PackTBPRInputs, RandomCrop,
-                                        RandomErasing, TokenizeCaption)
-from sapsam.engine.runners import TextToImageRetrievalLoop
-from sapsam.evaluation.metrics import TBPRMetric
 
+with read_base():
+    from ..default_runtime import default_hooks  # noqa: F401
+    from .tbpr import *  # noqa: F401,F403
+
+dataset_type = CUHKPEDES
 data_root = 'data/synthetic/CUHK-PEDES'
-tokenizer = dict(type='CLIPTokenizer', context_length=77)
+image_size = (192, 64)  # (h, w)
+crop_padding = 5
+patch_size = 8
+resize = dict(resize, scale=image_size[::-1])
+random_crop = dict(random_crop, size=image_size, padding=crop_padding)
+train_pipeline = [load_image, resize, random_flip, random_crop,
+                  random_erasing, tokenize, pack]
+gallery_pipeline = [load_image, resize, pack]
 
-train_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=Resize, scale=(64, 192), keep_ratio=False),  # (w, h)
-    dict(type=RandomFlip, prob=0.5, direction='horizontal'),
-    dict(type=RandomCrop, size=(192, 64), padding=5),
-    dict(type=RandomErasing, prob=0.5, scale=(0.02, 0.4), ratio=(0.3, 3.3)),
-    dict(type=TokenizeCaption, tokenizer=tokenizer),
-    dict(type=PackTBPRInputs),
-]
-gallery_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=Resize, scale=(64, 192), keep_ratio=False),
-    dict(type=PackTBPRInputs),
-]
-query_pipeline = [
-    dict(type=TokenizeCaption, tokenizer=tokenizer),
-    dict(type=PackTBPRInputs),
-]
-
-train_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=True),
-    dataset=dict(type=CUHKPEDES, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=128, num_workers=1, persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    dataset=dict(type=CUHKPEDES, data_root=data_root, split='val',
-                 view='captions', pipeline=query_pipeline))
-val_cfg = dict(
-    type=TextToImageRetrievalLoop,
-    gallery_dataloader=dict(
-        batch_size=128, num_workers=1, persistent_workers=True,
-        sampler=dict(type=DefaultSampler, shuffle=False),
-        dataset=dict(type=CUHKPEDES, data_root=data_root, split='val',
-                     view='images', pipeline=gallery_pipeline)))
-val_evaluator = dict(type=TBPRMetric, topk=(1, 5, 10))
-test_dataloader = dict(
-    batch_size=128, num_workers=1, persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    dataset=dict(type=CUHKPEDES, data_root=data_root, split='test',
-                 view='captions', pipeline=query_pipeline))
-test_cfg = dict(
-    type=TextToImageRetrievalLoop,
-    gallery_dataloader=dict(
-        batch_size=128, num_workers=1, persistent_workers=True,
-        sampler=dict(type=DefaultSampler, shuffle=False),
-        dataset=dict(type=CUHKPEDES, data_root=data_root, split='test',
-                     view='images', pipeline=gallery_pipeline)))
-test_evaluator = dict(type=TBPRMetric, topk=(1, 5, 10))
+train_dataloader.update(batch_size=32, num_workers=2)
+train_dataloader.dataset.update(type=dataset_type, data_root=data_root,
+                                pipeline=train_pipeline)
+for loader in (val_dataloader, test_dataloader):
+    loader.update(batch_size=128, num_workers=1)
+    loader.dataset.update(type=dataset_type, data_root=data_root)
+for loader in (val_cfg.gallery_dataloader, test_cfg.gallery_dataloader):
+    loader.update(batch_size=128, num_workers=1)
+    loader.dataset.update(type=dataset_type, data_root=data_root,
+                          pipeline=gallery_pipeline)
+del loader
+default_hooks.logger.update(interval=10)
