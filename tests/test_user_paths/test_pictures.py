@@ -57,38 +57,24 @@ def labelled_split(tmp_path_factory):
     return osp.join(out, 'CUHK-PEDES'), path
 
 
-@pytest.mark.parametrize('select', ['failures', 'near-misses', 'successes',
-                                    'queries'])
 def test_visualize_retrieval_picks_queries_and_draws_the_truth(
-        select, labelled_split, tmp_path, load_tool, monkeypatch):
+        labelled_split, tmp_path, load_tool, monkeypatch):
     root, checkpoint = labelled_split
     tool = load_tool('tools/analysis/visualize_retrieval.py')
     drawn = []
     draw = RetrievalVisualizer.draw_retrieval
     monkeypatch.setattr(RetrievalVisualizer, 'draw_retrieval',
                         lambda self, q: drawn.append(q[0]) or draw(self, q))
-    choice = ['--queries', '3', '0'] if select == 'queries' else \
-        ['--select', select]
     summary = tool.main([CONFIG, checkpoint, '--split', 'test', '--topk',
-                         '5', '--num-queries', '50', '--out-dir',
-                         str(tmp_path), *choice, '--cfg-options',
+                         '5', '--num-queries', '100', '--select', 'all',
+                         '--out-dir', str(tmp_path), '--cfg-options',
                          f'test_cfg.gallery_dataloader.dataset.data_root='
                          f'{root}', f'test_dataloader.dataset.data_root='
                          f'{root}'])
     ranks = {q['query']: q['first_match_rank'] for q in summary['queries']}
-    pictured = [q for q in summary['queries'] if q['picture']]
-    expected = {'failures': [q for q, r in ranks.items() if r > 1],
-                'near-misses': [q for q, r in ranks.items() if 1 < r <= 5],
-                'successes': [q for q, r in ranks.items() if r == 1],
-                'queries': [3, 0]}[select]
-    assert sorted(q['query'] for q in pictured) == sorted(expected)
-    assert len(drawn) == len(expected) > 0
-    order = {'failures': lambda q: (-ranks[q], q),
-             'near-misses': lambda q: (ranks[q], q),
-             'successes': lambda q: q}
-    if select in order:
-        assert [int(d['title'].split()[1].rstrip(','))
-                for d in drawn] == sorted(expected, key=order[select])
+    assert len(drawn) == len(ranks) == summary['num_queries']
+    assert len([p for p in os.listdir(tmp_path) if p.endswith('.png')]) \
+        == len(ranks)
     for row in drawn:
         q = int(row['title'].split()[1].rstrip(','))
         truth = row['truth']
@@ -97,7 +83,20 @@ def test_visualize_retrieval_picks_queries_and_draws_the_truth(
         assert truth['rank'] == ranks[q]
         if truth['rank'] <= 5:
             assert row['hits'][truth['rank'] - 1]['path'] == truth['path']
-    names = sorted(p for p in os.listdir(tmp_path) if p.endswith('.png'))
-    assert len(names) == len(expected)
+    # Which queries each --select draws, and in which order.
+    first = torch.tensor([ranks[q] for q in range(len(ranks))])
+    pick = tool.select_queries
+    failures = pick(first, 'failures', 5)
+    assert failures == sorted((q for q in ranks if ranks[q] > 1),
+                              key=lambda q: (-ranks[q], q))
+    near = pick(first, 'near-misses', 5)
+    assert near == sorted((q for q in ranks if 1 < ranks[q] <= 5),
+                          key=lambda q: (ranks[q], q))
+    assert pick(first, 'successes', 5) == [q for q in sorted(ranks)
+                                           if ranks[q] == 1]
+    assert failures and near and pick(first, 'successes', 5)
+    assert pick(first, 'all', 5, indices=[3, 0]) == [3, 0]
+    with pytest.raises(ValueError, match='--queries'):
+        pick(first, 'all', 5, indices=[len(ranks)])
     on_disk = json.load(open(tmp_path / 'summary.json'))
     assert on_disk['num_queries'] == len(ranks)
