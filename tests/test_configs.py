@@ -3,6 +3,7 @@
 synthetic copy of its dataset."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -94,6 +95,27 @@ def test_real_baselines_state_the_paper_settings(name):
     has_val = name != 'icfg'
     assert (cfg.get('val_cfg') is not None) == has_val
     assert cfg.test_dataloader.dataset.split == 'test'
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=_rel)
+def test_dataset_policies_reach_the_leaf(path):
+    """Dataset bases refine the runtime's hooks (no val split: keep the last
+    checkpoint; ATR: keep the best per-sample mIoU). That holds only when the
+    leaf imports default_runtime.py before them (later imports win)."""
+    source = open(path).read()
+    bases = re.findall(r'from \.\._base_\.(\S+) import \*', source)
+    if 'default_runtime' in bases:
+        assert bases.index('default_runtime') == 0, bases
+    cfg = Config.fromfile(path)
+    if 'default_hooks' not in cfg or 'model' not in cfg:
+        return
+    checkpoint = cfg.default_hooks.checkpoint
+    if cfg.get('val_cfg') is None:
+        assert (checkpoint.save_best, checkpoint.max_keep_ckpts) == (None, 1)
+    elif 'atr_item_descriptions' in str(cfg.val_dataloader.dataset):
+        assert checkpoint.save_best == 'per_sample/mIoU'
+    else:
+        assert checkpoint.save_best == 'auto'
 
 
 @pytest.fixture(scope='module')

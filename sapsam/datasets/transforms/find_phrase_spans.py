@@ -1,5 +1,5 @@
 """Locate each part phrase in the tokenised caption."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -93,7 +93,10 @@ class FindPhraseSpans(BaseTransform):
     Args:
         max_parts (int): Defaults to 6.
         max_mismatch (int): Defaults to 2.
-        tokenizer (dict): the caption tokenizer. Defaults to CLIP BPE.
+        tokenizer (dict, optional): config of the caption tokenizer: the
+            one the pipeline's ``TokenizeCaption`` uses (the configs pass
+            the same ``tokenizer`` to both). Defaults to ``CLIPTokenizer``
+            with its own defaults.
         faithful (bool): official search behaviour. Defaults to False.
         log_interval (int): samples between miss summaries. Defaults to 1000.
         max_logged_misses (int): misses logged one by one. Defaults to 5.
@@ -102,7 +105,7 @@ class FindPhraseSpans(BaseTransform):
     def __init__(self,
                  max_parts: int = 6,
                  max_mismatch: int = 2,
-                 tokenizer: dict = dict(type='CLIPTokenizer'),
+                 tokenizer: Optional[dict] = None,
                  faithful: bool = False,
                  log_interval: int = 1000,
                  max_logged_misses: int = 5) -> None:
@@ -110,7 +113,8 @@ class FindPhraseSpans(BaseTransform):
             raise ValueError(f'max_parts must be >= 1, got {max_parts}')
         self.max_parts = max_parts
         self.max_mismatch = max_mismatch
-        self.tokenizer = TOKENIZERS.build(tokenizer)
+        self.tokenizer = TOKENIZERS.build(
+            dict(type='CLIPTokenizer') if tokenizer is None else tokenizer)
         self.faithful = faithful
         self.log_interval = log_interval
         self.max_logged_misses = max_logged_misses

@@ -11,13 +11,20 @@ the official code does, even when it is no longer eligible (pass 2 after
 pass 1 masked it: its label becomes the mask id). Randomness
 comes from NumPy's global generator, which MMEngine seeds.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
-from sapsam.registry import TRANSFORMS
+from sapsam.registry import TOKENIZERS, TRANSFORMS
+
+
+def _clip_mask_id() -> int:
+    """``CLIPTokenizer.mask_id``: ``<|mask|>`` is defined by the tokenizer
+    (looked up through the registry, so importing the transforms does not
+    import the models)."""
+    return TOKENIZERS.get('CLIPTokenizer').mask_id
 
 
 def _sample_label(results: dict) -> str:
@@ -37,7 +44,8 @@ class RandomMaskTokens(BaseTransform):
     Args:
         mask_prob (float): Selection probability of an eligible token.
             Defaults to 0.15.
-        mask_id (int): Id of ``<|mask|>``. Defaults to 49405 (CLIP/IRRA).
+        mask_id (int, optional): Id of ``<|mask|>``. Defaults to
+            ``CLIPTokenizer.mask_id`` (49405, as IRRA).
         alias_text_ids (bool): Also overwrite ``text_ids`` with the masked
             ids (the official aliasing, docs/fidelity.md T1). Defaults to
             False.
@@ -52,13 +60,14 @@ class RandomMaskTokens(BaseTransform):
         True
     """
 
-    def __init__(self, mask_prob: float = 0.15, mask_id: int = 49405,
+    def __init__(self, mask_prob: float = 0.15,
+                 mask_id: Optional[int] = None,
                  alias_text_ids: bool = False,
                  faithful: bool = False) -> None:
         if not 0 <= mask_prob <= 1:
             raise ValueError(f'mask_prob must lie in [0, 1], got {mask_prob}')
         self.mask_prob = mask_prob
-        self.mask_id = mask_id
+        self.mask_id = _clip_mask_id() if mask_id is None else mask_id
         self.alias_text_ids = alias_text_ids
         self.faithful = faithful
 
@@ -153,13 +162,15 @@ class PartAwareMaskTokens(RandomMaskTokens):
         part_mask_prob (float): Selection probability in phrases.
             Defaults to 0.35.
         mask_prob (float): Selection probability elsewhere. Defaults to 0.15.
-        mask_id (int): Id of ``<|mask|>``. Defaults to 49405.
+        mask_id (int, optional): Id of ``<|mask|>``. Defaults to
+            ``CLIPTokenizer.mask_id``.
         faithful (bool): Official pass 2 (T1, T2, T4); needs pass 1 before.
             Defaults to False.
     """
 
     def __init__(self, part_mask_prob: float = 0.35, mask_prob: float = 0.15,
-                 mask_id: int = 49405, faithful: bool = False) -> None:
+                 mask_id: Optional[int] = None,
+                 faithful: bool = False) -> None:
         super().__init__(mask_prob=mask_prob, mask_id=mask_id,
                          alias_text_ids=faithful, faithful=faithful)
         if not 0 <= part_mask_prob <= 1:

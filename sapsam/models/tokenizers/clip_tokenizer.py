@@ -26,6 +26,7 @@ class CLIPTokenizer:
         True
     """
 
+    #: ``<|mask|>``, defined here only: the masking transforms read it.
     mask_id = 49405
     vocab_size = 49408
 
