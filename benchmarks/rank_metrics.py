@@ -22,6 +22,7 @@ method. Repeats are interleaved (matmul, production, irra_rank, matmul,
 Usage::
 
     python benchmarks/rank_metrics.py --threads 1 --repeats 3 [--i2t]
+    python benchmarks/rank_metrics.py --device cuda --repeats 2   # GPU
 """
 import argparse
 import json
@@ -130,14 +131,22 @@ def _current_rss_mb() -> float:
 
 
 def _worker(method: str, num_queries: int, num_gallery: int, num_ids: int,
-            seed: int, threads: Optional[int], i2t: bool) -> Dict:
+            seed: int, threads: Optional[int], i2t: bool,
+            device: str = 'cpu') -> Dict:
     """Build the data, evaluate it with one method, measure."""
     if threads:
         torch.set_num_threads(threads)
-    text, image, query_pids, gallery_pids = make_retrieval_data(
-        num_queries, num_gallery, num_ids, seed)
+    device = torch.device(device)
+    text, image, query_pids, gallery_pids = (
+        t.to(device) for t in make_retrieval_data(num_queries, num_gallery,
+                                                  num_ids, seed))
     if method == 'production':  # import costs are not evaluation time
         _production(text[:1], image, query_pids[:1], gallery_pids, False)
+    on_gpu = device.type == 'cuda'
+    if on_gpu:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        gpu_before = torch.cuda.memory_allocated(device)
     rss_before_mb = _current_rss_mb()
     start, cpu_start = time.perf_counter(), time.process_time()
     metrics = None
@@ -151,12 +160,18 @@ def _worker(method: str, num_queries: int, num_gallery: int, num_ids: int,
         if i2t:
             metrics['i2t'] = irra_rank(similarity.T.contiguous(),
                                        gallery_pids, query_pids)
+    if on_gpu:
+        torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    extra_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - \
+        rss_before_mb
+    if on_gpu:  # device memory above the inputs
+        extra_mb = (torch.cuda.max_memory_allocated(device) -
+                    gpu_before) / 2**20
     matches = torch.bincount(gallery_pids)[query_pids]
     return dict(method=method, metrics=metrics, time_s=seconds,
-                cpu_s=cpu_seconds, extra_rss_mb=peak_rss_mb - rss_before_mb,
+                cpu_s=cpu_seconds, extra_rss_mb=extra_mb,
                 threads=torch.get_num_threads(),
                 matches_per_query=float(matches.double().mean()))
 
@@ -181,7 +196,8 @@ def run(num_queries: int = 19848,
         seed: int = 0,
         threads: Optional[int] = None,
         repeats: int = 3,
-        i2t: bool = False) -> Dict:
+        i2t: bool = False,
+        device: str = 'cpu') -> Dict:
     """Interleaved repeats of the three methods in fresh subprocesses.
 
     Returns:
@@ -194,7 +210,8 @@ def run(num_queries: int = 19848,
         AssertionError: If production and irra_rank disagree.
     """
     args = dict(num_queries=num_queries, num_gallery=num_gallery,
-                num_ids=num_ids, seed=seed, threads=threads, i2t=i2t)
+                num_ids=num_ids, seed=seed, threads=threads, i2t=i2t,
+                device=device)
     load_before = os.getloadavg()
     runs = {method: [] for method in METHODS}
     for _ in range(repeats):
@@ -255,7 +272,7 @@ def format_report(result: Dict) -> str:
     lines += [
         '',
         '| method | wall (s), median | CPU (s), median | wall / matmul | '
-        'CPU / matmul | peak RSS above input (MB) |',
+        'CPU / matmul | peak memory above input (MB) |',
         '| --- | --- | --- | --- | --- | --- |',
     ]
     for method in METHODS:
@@ -271,6 +288,7 @@ def format_report(result: Dict) -> str:
         f'production / matmul (wall): {ratio:.2f}x; all wall times: ' +
         '; '.join(f"{m} {', '.join(f'{s:.2f}' for s in t['all_time_s'])}"
                   for m, t in timings.items()),
+        f"device {result['device']}; "
         f"machine: {machine['cpu']}, {machine['cpu_count']} cores, torch "
         f"{machine['torch']} ({machine['torch_threads']} threads), load "
         f"average before {machine['load_before'][0]:.2f} / after "
@@ -291,6 +309,9 @@ def parse_args():
     parser.add_argument('--i2t', action='store_true',
                         help='also image-to-text (each image ranks the '
                         'captions)')
+    parser.add_argument('--device', default='cpu',
+                        help="e.g. cuda: features, products and ranking on "
+                        "the GPU; memory is then the GPU's")
     parser.add_argument('--worker', choices=METHODS, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -300,11 +321,11 @@ def main():
     if args.worker:
         print(json.dumps(_worker(args.worker, args.num_queries,
                                  args.num_gallery, args.num_ids, args.seed,
-                                 args.threads, args.i2t)))
+                                 args.threads, args.i2t, args.device)))
         return
     print(format_report(run(args.num_queries, args.num_gallery, args.num_ids,
                             args.seed, args.threads, args.repeats,
-                            args.i2t)))
+                            args.i2t, args.device)))
 
 
 if __name__ == '__main__':

@@ -45,7 +45,8 @@ __all__ = [
 _CHUNK_NUM_ELEMENTS = 2**23
 # Comparisons per block in the exact in-bin step.
 _BLOCK_NUM_ELEMENTS = 2**21
-_DEFAULT_NUM_BINS = 4096
+# Score bins per row: about 4 entries per bin, at most 4096.
+_MAX_DEFAULT_BINS = 4096
 
 
 class _GalleryByPid(NamedTuple):
@@ -120,9 +121,9 @@ def _check_matrix(tensor, name: str, what: str) -> None:
                          f'gallery item, got shape {tuple(tensor.shape)}')
 
 
-def _check_num_bins(num_bins: Optional[int]) -> int:
+def _check_num_bins(num_bins: Optional[int], num_gallery: int) -> int:
     if num_bins is None:
-        return _DEFAULT_NUM_BINS
+        return max(1, min(_MAX_DEFAULT_BINS, num_gallery // 4))
     if not isinstance(num_bins, int) or isinstance(num_bins, bool) or \
             num_bins < 1:
         raise ValueError(f'num_bins must be a positive int, got {num_bins!r}')
@@ -153,7 +154,7 @@ class GalleryRanker:
             :meth:`rank_features`.
         num_bins (int, optional): Score bins per row. Any value gives the
             same result; it trades histogram size against exact
-            comparisons. Defaults to 4096.
+            comparisons. Defaults to ``clip(G // 4, 1, 4096)``.
 
     Examples:
         >>> ranker = GalleryRanker(gallery_pids, gallery_feats)
@@ -183,12 +184,13 @@ class GalleryRanker:
             # (D, G) contiguous: the chunk products need no repacking.
             self.gallery_t = gallery_feats.to(
                 _score_dtype(gallery_feats.dtype)).t().contiguous()
-        self.num_bins = _check_num_bins(num_bins)
+        self.num_bins = _check_num_bins(num_bins, self.num_gallery)
         self.bins_per_row = self.num_bins + 3  # bins 0 .. num_bins + 2
-        # Rows per chunk; float bin ids stay exact integers (< 2**23).
+        # Rows per chunk; the bin tables stay below 2**22 entries, so float
+        # bin ids are exact integers.
         self.chunk_rows = max(
             1, min(_CHUNK_NUM_ELEMENTS // self.num_gallery,
-                   2**23 // self.bins_per_row))
+                   2**22 // self.bins_per_row))
         self._buffers_of = None
         self._gallery_abs_max = None
 
@@ -215,8 +217,9 @@ class GalleryRanker:
                              ' differ in feature size')
         query_pids = self._query_pids(query_pids, query_feats.shape[0])
         dtype = self.gallery_t.dtype
-        similarity = self._buffers(dtype, query_feats.device)['similarity']
         chunk_rows = self._balanced_chunk_rows(query_feats.shape[0])
+        similarity = self._buffers(dtype, query_feats.device,
+                                   chunk_rows)['similarity']
         chunks = []
         for start in range(0, query_feats.shape[0], chunk_rows):
             rows = query_feats[start:start + chunk_rows].to(dtype)
@@ -275,14 +278,16 @@ class GalleryRanker:
                              f'(shape {shape})')
         return query_pids
 
-    def _buffers(self, dtype: torch.dtype,
-                 device: torch.device) -> Dict[str, Tensor]:
-        """Chunk buffers, allocated on first use for a dtype and device."""
+    def _buffers(self, dtype: torch.dtype, device: torch.device,
+                 rows: int) -> Dict[str, Tensor]:
+        """Buffers of chunks of up to ``rows`` rows, allocated on first use
+        (and when a dtype, device or larger chunk needs new ones)."""
         if self._buffers_of is not None and \
-                self._buffers_of[0] == (dtype, device):
+                self._buffers_of[0][:2] == (dtype, device) and \
+                self._buffers_of[0][2] >= rows:
             return self._buffers_of[1]
-        num_entries = self.chunk_rows * self.num_gallery
-        num_bin_ids = self.chunk_rows * self.bins_per_row
+        num_entries = rows * self.num_gallery
+        num_bin_ids = rows * self.bins_per_row
         id_dtype = torch.int32 if dtype == torch.float32 else torch.int64
         buffers = dict(
             similarity=torch.empty(num_entries, dtype=dtype, device=device),
@@ -291,7 +296,7 @@ class GalleryRanker:
             # "Shares a bin with a match" bytes, read 8 at a time.
             mask_words=torch.zeros((num_entries + 7) // 8,
                                    dtype=torch.int64, device=device),
-            row_bases=torch.arange(self.chunk_rows, device=device) *
+            row_bases=torch.arange(rows, device=device) *
             self.bins_per_row,
             # Per-bin tables, written and read at the bins of matches only.
             bin_flags=torch.zeros(num_bin_ids, dtype=torch.uint8,
@@ -300,7 +305,7 @@ class GalleryRanker:
                                        device=device),
             bin_size=torch.zeros(num_bin_ids, dtype=torch.long,
                                  device=device))
-        self._buffers_of = ((dtype, device), buffers)
+        self._buffers_of = ((dtype, device, rows), buffers)
         return buffers
 
     def _rank_chunk(self, similarity: Tensor, query_pids: Tensor,
@@ -358,7 +363,8 @@ class GalleryRanker:
         scale.masked_fill_(exact_rows, 0)
         shift.masked_fill_(exact_rows, 0)
 
-        buffers = self._buffers(similarity.dtype, similarity.device)
+        buffers = self._buffers(similarity.dtype, similarity.device,
+                                num_rows)
         bin_ids = buffers['bin_ids'][:similarity.numel()].view(
             similarity.shape)
         values = bin_ids.view(similarity.dtype)
