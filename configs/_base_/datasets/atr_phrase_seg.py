@@ -21,20 +21,13 @@ image_size = 1024
 # 'official' = {2}, {3}, {9, 10} masks; 'supplement' = Table 1 merges.
 group_table = 'official'
 
-train_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadPhraseMask),
-    dict(type=Resize, scale=(image_size, image_size), keep_ratio=True,
-         backend='pillow', interpolation='bilinear'),
-    dict(type=PackPromptSegInputs),
-]
-test_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=Resize, scale=(image_size, image_size), keep_ratio=True,
-         backend='pillow', interpolation='bilinear'),
-    dict(type=LoadPhraseMask),
-    dict(type=PackPromptSegInputs),
-]
+load_image = dict(type=LoadImageFromFile)
+load_phrase_mask = dict(type=LoadPhraseMask)
+resize = dict(type=Resize, scale=(image_size, image_size), keep_ratio=True,
+              backend='pillow', interpolation='bilinear')
+pack = dict(type=PackPromptSegInputs)
+train_pipeline = [load_image, load_phrase_mask, resize, pack]  # mask resized
+test_pipeline = [load_image, resize, load_phrase_mask, pack]  # mask kept
 
 train_dataloader = dict(
     batch_size=6, num_workers=4, persistent_workers=True,
@@ -42,19 +35,15 @@ train_dataloader = dict(
     dataset=dict(type=ATRPhraseSegDataset, data_root=data_root,
                  ann_file='atr_item_descriptions_train.json',
                  group_table=group_table, pipeline=train_pipeline))
-# Model selection on dev, as the official code does.
+# Model selection on dev, as the official code does; test on test.
 val_dataloader = dict(
-    batch_size=6, num_workers=4, persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    dataset=dict(type=ATRPhraseSegDataset, data_root=data_root,
+    train_dataloader, sampler=dict(type=DefaultSampler, shuffle=False),
+    dataset=dict(train_dataloader['dataset'],
                  ann_file='atr_item_descriptions_dev.json',
-                 group_table=group_table, pipeline=test_pipeline))
+                 pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=6, num_workers=4, persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    dataset=dict(type=ATRPhraseSegDataset, data_root=data_root,
-                 ann_file='atr_item_descriptions_test.json',
-                 group_table=group_table, pipeline=test_pipeline))
+    val_dataloader, dataset=dict(val_dataloader['dataset'],
+                                 ann_file='atr_item_descriptions_test.json'))
 
 # mmseg's dataset-level IoU over (background, foreground) and the paper's
 # per-sample foreground IoU (per_sample/mIoU).
