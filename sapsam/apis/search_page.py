@@ -4,8 +4,8 @@ Standard library only (``http.server``), offline (no external scripts,
 fonts or styles). One retriever is loaded once; the page lists the gallery
 indices given (``tools/search.py`` writes them), and for a query returns
 what :func:`search_gallery` returns. Images are served by row number of an
-index, never by a path from the request, and only when the file lies inside
-the index's own gallery folder (or dataset root)::
+index, never by a path from the request, and only image files inside the
+index's own gallery folder (or dataset root)::
 
     GET /                                  the page
     GET /api/indices                       [{id, name, images, root, error}]
@@ -22,7 +22,8 @@ from typing import Dict, List, Optional, Sequence
 from urllib.parse import parse_qs, unquote, urlparse
 
 from .gallery_index import GalleryIndex
-from .retriever_inference import load_gallery_index, search_gallery
+from .retriever_inference import (IMAGE_EXTENSIONS, load_gallery_index,
+                                  search_gallery)
 
 #: Most results one query may ask for.
 MAX_TOPK = 200
@@ -105,6 +106,8 @@ class SearchPageApp:
         if not 0 <= row < len(index) or not bool(index.searchable[row]):
             raise KeyError(f'no image {row}')
         path = osp.realpath(index.paths[row])
+        if not path.lower().endswith(IMAGE_EXTENSIONS):
+            raise PermissionError(f'{path} is not an image file')
         root = _gallery_root(index)
         if root is None or osp.commonpath([path, osp.realpath(root)]) != \
                 osp.realpath(root):

@@ -134,13 +134,21 @@ def test_page_serves_gallery_images_only(page_server, tmp_path):
         assert status == 404, path
     # A tampered index entry pointing outside its gallery is refused.
     index = app.entries[0]['index']
-    saved = index.paths[3]
-    index.paths[3] = '/etc/hostname'
+    saved, saved_source = index.paths[3], dict(index.source)
+    outside = str(tmp_path / 'elsewhere.png')
+    shutil.copy(saved, outside)
     try:
+        index.paths[3] = outside
         status, body = _get(url + '/image/0/3')
         assert status == 403 and b'outside the gallery' in body
+        # Even an index claiming the whole disk serves images only.
+        index.source['root'] = '/'
+        index.paths[3] = '/etc/hostname'
+        status, body = _get(url + '/image/0/3')
+        assert status == 403 and b'not an image file' in body
     finally:
         index.paths[3] = saved
+        index.source = saved_source
     status, body = _get(url + '/api/search?index=0&q=%20%20')
     assert status == 400 and b'type a sentence' in body
     status, body = _get(url + '/api/indices')
