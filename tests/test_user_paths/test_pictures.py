@@ -28,6 +28,25 @@ def test_outlines_contrast_with_the_clothes(clothes):
         assert np.linalg.norm(np.subtract(color, 128)) > 100
 
 
+def test_person_sam_picture_labels_empty_masks_and_explains_score(
+        monkeypatch):
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    written = []
+    for cls in (Axes, Figure):
+        original = cls.text
+        monkeypatch.setattr(cls, 'text', lambda self, *a, _o=original, **k:
+                            written.append(str(a[2])) or _o(self, *a, **k))
+    image = np.full((80, 32, 3), 90, np.uint8)
+    masks = np.zeros((2, 80, 32), bool)
+    masks[0, 10:30, 5:25] = True
+    PersonSAMVisualizer(tile_inches=1.6).draw_phrase_masks(
+        image, ['a hat', 'a bag'], masks, scores=[0.9, 0.1])
+    assert sum('empty' in t and 'prediction' in t for t in written) == 1
+    assert any(t.startswith('score = ') and 'IoU head' in t.replace(
+        '\n', ' ') for t in written)
+
+
 def test_person_sam_picture_shows_the_image_once():
     image = np.full((80, 32, 3), 90, np.uint8)
     masks = np.zeros((3, 80, 32), bool)
