@@ -1,24 +1,12 @@
-# Supp. Table 4 (discrete): SDM + image cross-modal decoding on CUHK-PEDES.
-# The supplement reports image decoding alone (combining it with text
-# decoding hurt), so the part MLM and the alignment head are off here.
+# Supp. Table 4 (discrete): SDM + image cross-modal decoding on CUHK-PEDES
+# (the part MLM and the alignment head off, see the model base).
 from mmengine.config import read_base
-
-from sapsam.models import DVAEImageTokenizer, ImageDecodingHead
 
 with read_base():
     from .._base_.default_runtime import *  # noqa: F401,F403
     from .._base_.datasets.cuhk_pedes_parts import *  # noqa: F401,F403
-    from .._base_.models.sapsam_vitb16 import *  # noqa: F401,F403
+    from .._base_.models.sapsam_imgdec_vitb16 import *  # noqa: F401,F403
     from .._base_.schedules.adam_60e import *  # noqa: F401,F403
 
-model.update(
-    mlm_head=None,
-    alignment_head=None,
-    image_decoding_head=dict(
-        type=ImageDecodingHead, variant='discrete',
-        foreground_mask_rate=0.5, background_mask_rate=0.2,
-        # DALL-E dVAE encoder weights as a state dict (docs/weights.md).
-        image_tokenizer=dict(type=DVAEImageTokenizer,
-                             checkpoint='checkpoints/dalle/encoder.pth'),
-    ),
-    mim_loss_weight=1.0)
+model.image_decoding_head.update(variant='discrete',
+                                 image_tokenizer=dvae_tokenizer)
