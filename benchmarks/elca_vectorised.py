@@ -1,7 +1,7 @@
 """Benchmark: vectorised ELCA alignment head vs the per-pair loop.
 
 Forward + backward of :class:`sapsam.models.ELCAAlign` and of
-:func:`sapsam.models.elca_loss_loop` (one ``nn.MultiheadAttention`` call per
+``elca_loss_loop`` of ``tests/test_sapsam/elca_reference.py`` (one ``nn.MultiheadAttention`` call per
 positive and per negative pair, as the official code) on the same random
 inputs and the same negatives. Default size: batch 64, 6 parts, D = 512,
 193 image tokens (24x8 patches + [CLS]), 77 text tokens.
@@ -11,70 +11,26 @@ Usage::
     python benchmarks/elca_vectorised.py [--batch-size 64] [--repeats 5]
 """
 import argparse
+import importlib.util
+import os
 import statistics
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 
 from sapsam.models.alignment_heads import (ELCAAlign, build_part_masks,
-                                           elca_loss_loop,
                                            sample_phrase_negatives)
 
-
-def make_part_annotations(batch: int, num_parts: int,
-                          grid: Tuple[int, int] = (24, 8),
-                          text_length: int = 77, full_parts: bool = True,
-                          miss_rate: float = 0.1, seed: int = 0
-                          ) -> Dict[str, torch.Tensor]:
-    """Random but plausible part annotations of a batch.
-
-    Each person occupies the middle columns of the patch grid; its rows are
-    cut into one horizontal band per phrase (hair, upper body, ...). Each
-    caption has 30-60 tokens with one 2-5 token span per phrase, in order;
-    ``miss_rate`` of the spans are "not found" (-1).
-
-    Returns:
-        dict: ``text_ids`` ``(B, L)``, ``patch_labels`` ``(B, Hp * Wp)``,
-        ``part_spans`` ``(B, P, 2)``, ``part_num`` ``(B,)``, ``pids``
-        ``(B,)`` (two captions per identity).
-    """
-    rng = np.random.default_rng(seed)
-    rows, cols = grid
-    text_ids = np.zeros((batch, text_length), dtype=np.int64)
-    labels = np.zeros((batch, rows, cols), dtype=np.int64)
-    spans = np.full((batch, num_parts, 2), -1, dtype=np.int64)
-    part_num = np.zeros(batch, dtype=np.int64)
-    for b in range(batch):
-        parts = num_parts if full_parts else \
-            int(rng.integers(1, num_parts + 1))
-        part_num[b] = parts
-        cuts = np.sort(rng.choice(np.arange(1, rows), parts - 1,
-                                  replace=False))
-        bounds = np.concatenate([[0], cuts, [rows]])
-        left = int(rng.integers(0, max(1, cols // 3)))
-        right = int(rng.integers(cols - max(1, cols // 3), cols)) + 1
-        for k in range(parts):
-            labels[b, bounds[k]:bounds[k + 1], left:right] = k + 1
-        length = int(rng.integers(30, min(60, text_length - 2) + 1))
-        text_ids[b, 0] = 49406
-        text_ids[b, 1:length + 1] = rng.integers(1, 49405, length)
-        text_ids[b, length + 1] = 49407
-        position = 1
-        for k in range(parts):
-            size = int(rng.integers(2, 6))
-            start = position + int(rng.integers(0, 3))
-            if start + size > length:
-                break
-            if rng.random() >= miss_rate:
-                spans[b, k] = (start, start + size - 1)
-            position = start + size
-    return dict(text_ids=torch.from_numpy(text_ids),
-                patch_labels=torch.from_numpy(labels.reshape(batch, -1)),
-                part_spans=torch.from_numpy(spans),
-                part_num=torch.from_numpy(part_num),
-                pids=torch.arange(batch) // 2)
+# The official per-pair loss and the batch generator are the references of
+# tests/test_sapsam/test_alignment_heads.py; the benchmark uses the same.
+_REFERENCE = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'tests', 'test_sapsam', 'elca_reference.py')
+_spec = importlib.util.spec_from_file_location('elca_reference', _REFERENCE)
+_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_reference)
+elca_loss_loop = _reference.elca_loss_loop
+make_part_annotations = _reference.make_part_annotations
 
 
 def _timed(fn, repeats: int) -> Tuple[float, torch.Tensor]:

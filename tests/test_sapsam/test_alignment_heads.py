@@ -8,27 +8,23 @@ import torch
 
 from sapsam.models.alignment_heads import (AvgPoolAlign, Conv1DAlign,
                                            ELCAAlign, MHSAAlign,
-                                           build_part_masks, elca_loss_loop,
+                                           build_part_masks,
                                            gather_masked_tokens,
                                            sample_phrase_negatives)
 from sapsam.registry import ALIGNMENT_HEADS
 
 DIM, TEXT_LEN, NUM_PARTS = 16, 16, 3
-BENCHMARK = os.path.join(os.path.dirname(__file__), '..', '..', 'benchmarks',
-                         'elca_vectorised.py')
+REFERENCE = os.path.join(os.path.dirname(__file__), 'elca_reference.py')
 
 
 @functools.lru_cache(maxsize=1)
-def _benchmark_module():
-    spec = importlib.util.spec_from_file_location('elca_vectorised',
-                                                  BENCHMARK)
+def _reference():
+    """The per-pair ELCA loss and the batch generator (elca_reference.py)."""
+    spec = importlib.util.spec_from_file_location('elca_reference',
+                                                  REFERENCE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _make_part_annotations(*args, **kwargs):
-    return _benchmark_module().make_part_annotations(*args, **kwargs)
 
 
 def _batch():
@@ -153,7 +149,8 @@ def test_vectorised_elca_equals_the_loop_reference(readout):
     torch.manual_seed(1)
     dim = 32
     head = ELCAAlign(embed_dim=dim, num_heads=4, readout=readout)
-    ann = _make_part_annotations(10, 6, (6, 4), full_parts=False, seed=3)
+    ann = _reference().make_part_annotations(10, 6, (6, 4),
+                                            full_parts=False, seed=3)
     image = torch.randn(10, 25, dim, requires_grad=True)
     text = torch.randn(10, 77, dim, requires_grad=True)
     masks = build_part_masks(ann['patch_labels'], ann['part_spans'],
@@ -165,7 +162,7 @@ def test_vectorised_elca_equals_the_loop_reference(readout):
                     ann['part_num'], ann['pids'],
                     negatives=negatives)['loss_align']
     vec_grads = torch.autograd.grad(vec, [image, text])
-    loop = elca_loss_loop(head, image, text, masks, negatives)
+    loop = _reference().elca_loss_loop(head, image, text, masks, negatives)
     loop_grads = torch.autograd.grad(loop, [image, text])
     assert abs(vec.item() - loop.item()) < 1e-5
     for a, b in zip(vec_grads, loop_grads):

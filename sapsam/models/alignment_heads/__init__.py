@@ -5,12 +5,11 @@ from .base_alignment_head import (BaseAlignmentHead, PartMasks,
 from .base_contrastive_align import BaseContrastiveAlign
 from .conv1d_align import Conv1DAlign
 from .elca_align import ELCAAlign
-from .elca_loop_reference import elca_loss_loop
 from .mhsa_align import MHSAAlign
 
 __all__ = [
     'AvgPoolAlign', 'BaseAlignmentHead', 'BaseContrastiveAlign', 'Conv1DAlign',
     'ELCAAlign', 'MHSAAlign', 'PartMasks', 'build_part_masks',
-    'elca_loss_loop', 'gather_masked_tokens', 'masked_mean',
+    'gather_masked_tokens', 'masked_mean',
     'sample_phrase_negatives'
 ]

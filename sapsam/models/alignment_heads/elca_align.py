@@ -1,5 +1,4 @@
 """Explicit local concept alignment (ELCA), vectorised."""
-import math
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -54,7 +53,7 @@ class ELCAAlign(BaseAlignmentHead):
     Vectorised: queries, phrases and negatives are padded to ``(B, 2P, ...)``
     slots with masks; there is no loop over samples or phrases. The key/value
     projections run once per phrase token (negatives reuse the positives'
-    projected phrases). :func:`elca_loss_loop` is the per-pair reference.
+    projected phrases). The per-pair reference is in the tests.
 
     Args:
         embed_dim (int): Token width D. Defaults to 512.
@@ -142,14 +141,16 @@ class ELCAAlign(BaseAlignmentHead):
         v = torch.cat([v, v[neg_sample, neg_part]], 1)
         key_mask = torch.cat([phrase_mask, phrase_mask[neg_sample, neg_part]],
                              1)
-        k = k.reshape(batch, 2 * num_parts, length, heads, head_dim)
-        v = v.reshape(batch, 2 * num_parts, length, heads, head_dim)
-        scores = torch.einsum('bqhd,bqshd->bqhs', slots, k) / \
-            math.sqrt(head_dim)
-        scores = scores.masked_fill(~key_mask[:, :, None, :], float('-inf'))
-        attn = scores.softmax(-1).to(v.dtype)
-        out = torch.einsum('bqhs,bqshd->bqhd', attn, v).reshape(
-            batch, 2 * num_parts, dim)
+        # One query per slot attends over the slot's phrase tokens:
+        # (B, 2P, H, 1, hd) queries, (B, 2P, H, S, hd) keys and values.
+        k = k.reshape(batch, 2 * num_parts, length, heads,
+                      head_dim).transpose(2, 3)
+        v = v.reshape(batch, 2 * num_parts, length, heads,
+                      head_dim).transpose(2, 3)
+        out = F.scaled_dot_product_attention(
+            slots[:, :, :, None], k, v,
+            attn_mask=key_mask[:, :, None, None, :]).reshape(
+                batch, 2 * num_parts, dim)
         out = self.cross_attn.out_proj(out)
         if self.readout == 'region':
             out = out + torch.cat([queries, queries], 1)
