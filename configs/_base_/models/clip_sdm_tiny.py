@@ -1,11 +1,11 @@
-# Tiny randomly initialised CLIP for the synthetic benchmark on CPU.
-from sapsam.models import CLIPBackbone, CLIPRetriever, SDMLoss
-from sapsam.models.data_preprocessors import TBPRDataPreprocessor
+# The baseline retriever (clip_sdm_vitb16.py) with a tiny randomly
+# initialised CLIP, for the synthetic benchmark on CPU.
+from mmengine.config import read_base
 
-model = dict(
-    type=CLIPRetriever,
-    data_preprocessor=dict(type=TBPRDataPreprocessor),
-    backbone=dict(type=CLIPBackbone, arch='tiny', image_size=(192, 64),
-                  context_length=77),
-    sdm_loss=dict(type=SDMLoss, temperature=0.02),
-)
+from sapsam.models import CLIPBackbone
+
+with read_base():
+    from .clip_sdm_vitb16 import *  # noqa: F401,F403
+
+model.backbone = dict(type=CLIPBackbone, arch='tiny', image_size=(192, 64),
+                      context_length=77)
