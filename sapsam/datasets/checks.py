@@ -202,7 +202,8 @@ def _mask_problem(paths: Tuple[str, Optional[str]]) -> Optional[str]:
         return f'{osp.basename(mask_path)} ({why})'
     mask = np.asarray(Image.open(mask_path))
     if mask.ndim != 2:
-        return f'{osp.basename(mask_path)} has shape {mask.shape} (not 1 channel)'
+        return (f'{osp.basename(mask_path)} has shape {mask.shape} (not 1 '
+                'channel)')
     values = set(np.unique(mask).tolist())
     if not values <= {0, 1} and not values <= {0, 255}:
         return f'{osp.basename(mask_path)} values {sorted(values)[:6]}'

@@ -4,6 +4,7 @@ The TBPR train datasets call :func:`attach_parts` when they are given part
 files. See docs/fidelity.md M2 for the official behaviour and
 what the default mode corrects.
 """
+import logging
 import os
 import os.path as osp
 from typing import List, Optional, Set, Tuple
@@ -34,6 +35,10 @@ def find_part_files(dataset_dir: str, dataset_name: str) -> Tuple[str, str]:
                 'tools/data/generate_part_masks.py, or give the file names '
                 'in part_files')
     return data_final, score_dict
+
+
+def _normalised(text: str) -> str:
+    return ' '.join(text.lower().split())
 
 
 def attach_parts(data_list: List[dict],
@@ -118,6 +123,16 @@ def attach_parts(data_list: List[dict],
         if name.lstrip('/') != rel_path:
             raise PartFileError(f'{where}: name {name!r} does not match the '
                                 f'caption\'s image {rel_path!r}')
+        if _normalised(rec['sentence']) != _normalised(info['caption']):
+            message = (f'{where}: sentence {rec["sentence"][:60]!r} is not '
+                       f'caption {idx} {info["caption"][:60]!r}: the part '
+                       'files are from another version of the annotations')
+            if not faithful:
+                raise PartFileError(message + ' (regenerate them with '
+                                    'tools/data/split_captions.py)')
+            counts['other_sentence'] = counts.get('other_sentence', 0) + 1
+            if counts['other_sentence'] == 1:
+                print_log(message, logger='current', level=logging.WARNING)
         attrs = rec['attribute']
         if faithful:
             if attrs and isinstance(attrs[0], list):

@@ -32,6 +32,20 @@ class SampleError(RuntimeError):
     """A sample cannot be loaded; the message names the file and record."""
 
 
+def _same_kind(err: Exception, message: str) -> Exception:
+    """An exception of ``err``'s type (so callers can still catch e.g.
+    ``FileNotFoundError``) carrying ``message``; a :class:`SampleError` for
+    types that cannot be built from a message, or that a failed decode
+    raises for want of a check (``AssertionError``, ``AttributeError`` on
+    ``None`` under ``python -O``)."""
+    if isinstance(err, (OSError, ValueError, KeyError, TypeError)):
+        try:
+            return type(err)(message)
+        except Exception:  # noqa: BLE001 (odd constructors)
+            pass
+    return SampleError(message)
+
+
 def file_problem(path: str) -> Optional[str]:
     """None if ``path`` is a decodable image, else what is wrong with it."""
     if not isinstance(path, str) or not path:
@@ -100,18 +114,22 @@ class SeededSampleMixin:
         except SampleError:
             raise
         except Exception as err:  # noqa: BLE001 (re-raised with context)
-            raise SampleError(self._describe_failure(idx, err)) from err
+            raise _same_kind(err, self._describe_failure(idx, err)) from err
 
     def _describe_failure(self, idx: int, err: Exception) -> str:
+        """The error's message with the sample named and, for files it
+        reads that are missing, empty or undecodable, what is wrong."""
         info = self.get_data_info(idx)
         files = [info[k] for k in _FILE_KEYS if info.get(k) is not None]
         for key in _LIST_FILE_KEYS:
             files += list(info.get(key) or [])
+        original = str(err) or type(err).__name__
         problems = [p for p in map(file_problem, files) if p is not None]
-        record = info.get('record_idx', info.get('caption_idx', idx))
-        where = (f'{self.ann_file}: sample {idx} (record {record}'
-                 + (f', image {info["img_path"]}' if info.get('img_path')
-                    else '') + ')')
-        what = '; '.join(problems) if problems else \
-            f'{type(err).__name__}: {err}'
-        return f'{where}: {what}'
+        if str(self.ann_file) in original:   # our transforms name it already
+            where = ''
+        else:
+            record = info.get('record_idx', info.get('caption_idx', idx))
+            where = (f'{self.ann_file}: sample {idx} (record {record}' +
+                     (f', image {info["img_path"]}' if info.get('img_path')
+                      else '') + '): ')
+        return where + '; '.join(problems + [original])

@@ -19,6 +19,7 @@ to the official files (``json.dump`` defaults) and write atomically, so an
 interrupted run never leaves a truncated file behind.
 """
 import json
+import math
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -157,6 +158,10 @@ def _check_atr_record(rec: Any, path: str, i: int) -> None:
     if not isinstance(rec['name'], str) or not rec['name']:
         raise PartFileError(f'{where}: "name" must be a non-empty string, '
                             f'got {rec["name"]!r}')
+    if '/' in rec['name'] or '\\' in rec['name'] or rec['name'] in ('.',
+                                                                   '..'):
+        raise PartFileError(f'{where}: "name" must be a file name in '
+                            f'JPEGImages/, got the path {rec["name"]!r}')
     if not isinstance(rec['idx'], str) or rec['idx'] not in ATR_CROP_GROUPS:
         raise PartFileError(
             f'{where} ({rec["name"]}): "idx" must be a group key string '
@@ -296,9 +301,10 @@ def _check_score_entry(key: Any, value: Any, path: str) -> None:
         raise PartFileError(f'{path}: entry {key!r} must be a dict with '
                             f'"score" and "text", got {value!r}')
     if not isinstance(value['score'], (int, float)) \
-            or isinstance(value['score'], bool):
+            or isinstance(value['score'], bool) \
+            or not math.isfinite(value['score']):
         raise PartFileError(f'{path}: entry {key!r}: "score" must be a '
-                            f'number, got {value["score"]!r}')
+                            f'finite number, got {value["score"]!r}')
     if not isinstance(value['text'], str):
         raise PartFileError(f'{path}: entry {key!r}: "text" must be a string')
 

@@ -32,8 +32,8 @@ from sapsam.utils.checkpoint_compat import TEMP_PREFIX
 def _plain(obj: Any) -> Any:
     """JSON-able form of config values (classes by their qualified name)."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in sorted(obj.items(),
-                                                     key=lambda kv: str(kv[0]))}
+        return {str(k): _plain(v)
+                for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, (str, int, float, bool)) or obj is None:

@@ -1,5 +1,7 @@
 """Fixtures of the fault tests: a tiny synthetic benchmark and a runner of
 the command-line tools in a subprocess."""
+import functools
+import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -61,9 +63,32 @@ def run_tool(args, ok=True, env=None, timeout=300, python_flags=()):
     return result
 
 
+@functools.lru_cache(maxsize=None)
+def load_tool(path):
+    """The module of a command-line tool (``'tools/train.py'``), loaded once,
+    to call its ``main(argv)`` or functions in-process."""
+    name = 'fault_tool_' + osp.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def trained_baseline(tmp_path_factory, synthetic_cuhk):
+    """Work dir of a 2-epoch CPU run of the synthetic baseline (no
+    validation, no workers): ``epoch_1.pth``, ``epoch_2.pth``."""
+    work = str(tmp_path_factory.mktemp('trained_baseline'))
+    run_tool(['tools/train.py', BASELINE, '--work-dir', work,
+              '--cfg-options', *baseline_options(synthetic_cuhk, epochs=2,
+                                                 validate=False)])
+    return work
+
+
 @pytest.fixture(scope='session')
 def tools():
-    """The helpers above: ``tools.run``, ``tools.options``, ``tools.env``,
-    ``tools.BASELINE``, ``tools.REPO``."""
-    return types.SimpleNamespace(run=run_tool, options=baseline_options,
-                                 env=tool_env, BASELINE=BASELINE, REPO=REPO)
+    """The helpers above: ``tools.run``, ``tools.load``, ``tools.options``,
+    ``tools.env``, ``tools.BASELINE``, ``tools.REPO``."""
+    return types.SimpleNamespace(run=run_tool, load=load_tool,
+                                 options=baseline_options, env=tool_env,
+                                 BASELINE=BASELINE, REPO=REPO)

@@ -12,6 +12,7 @@ from sapsam.utils.checkpoint_compat import (TRUST_ENV, TRUST_FLAG,
                                             load_local_checkpoint)
 
 
+
 class _Payload:
     """Unpickling this creates ``marker`` (harmless stand-in for code)."""
 
@@ -31,40 +32,52 @@ def payload(tmp_path):
     return path, marker
 
 
-def _refused(result, marker):
-    text = result.stdout + result.stderr
-    assert result.returncode != 0
+def _refused(call, marker):
+    with pytest.raises(CheckpointError) as err:
+        call()
     assert not osp.exists(marker), 'the payload ran'
-    assert TRUST_FLAG in text and TRUST_ENV in text, text[-2000:]
+    assert TRUST_FLAG in str(err.value) and TRUST_ENV in str(err.value)
 
 
-def test_tools_refuse_payload(tools, synthetic_cuhk, payload, tmp_path):
+def test_tools_refuse_payload(tools, synthetic_cuhk, payload, tmp_path,
+                              monkeypatch, capsys):
+    """tools/test.py (also as a command: exit status), tools/train.py
+    --resume, tools/search.py and generate_part_masks.py --checkpoint."""
+    monkeypatch.delenv(TRUST_ENV, raising=False)
     ckpt, marker = payload
     opts = tools.options(synthetic_cuhk, epochs=1)
-    _refused(tools.run(['tools/test.py', tools.BASELINE, ckpt, '--work-dir',
-                        str(tmp_path / 'w'), '--cfg-options', *opts],
-                       ok=None), marker)
-    _refused(tools.run(['tools/train.py', tools.BASELINE, '--work-dir',
-                        str(tmp_path / 'w'), '--resume', ckpt,
-                        '--cfg-options', *opts], ok=None), marker)
-    _refused(tools.run(['tools/search.py', tools.BASELINE, ckpt,
-                        '--gallery', osp.join(synthetic_cuhk, 'imgs'),
-                        '--query', 'a man', '--cfg-options',
-                        f'test_dataloader.dataset.data_root={synthetic_cuhk}'],
-                       ok=None), marker)
+    work = str(tmp_path / 'w')
+    result = tools.run(['tools/test.py', tools.BASELINE, ckpt, '--work-dir',
+                        work, '--cfg-options', *opts], ok=False)
+    assert TRUST_FLAG in result.stderr and not osp.exists(marker)
+    test_tool = tools.load('tools/test.py')
+    train_tool = tools.load('tools/train.py')
+    search_tool = tools.load('tools/search.py')
+    mask_tool = tools.load('tools/data/generate_part_masks.py')
+    _refused(lambda: test_tool.main([tools.BASELINE, ckpt, '--work-dir',
+                                     work, '--cfg-options', *opts]), marker)
+    _refused(lambda: train_tool.main([tools.BASELINE, '--work-dir', work,
+                                      '--resume', ckpt, '--cfg-options',
+                                      *opts]), marker)
+    # tools/search.py reports errors as one line and exits 2.
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        search_tool.main([tools.BASELINE, ckpt, '--gallery',
+                          osp.join(synthetic_cuhk, 'imgs'), '--query',
+                          'a man', '--index', str(tmp_path / 'index')])
+    err = capsys.readouterr().err
+    assert TRUST_FLAG in err and TRUST_ENV in err and not osp.exists(marker)
     out_dir = tmp_path / 'parts'
     out_dir.mkdir()
     shutil.copy(osp.join(synthetic_cuhk, 'CUHK-PEDES_data_final_152.json'),
                 out_dir)
-    _refused(tools.run(['tools/data/generate_part_masks.py',
-                        'configs/parts/part_masks_synthetic_cuhk.py',
-                        '--checkpoint', ckpt, '--out-dir', str(out_dir),
-                        '--cfg-options', f'data_root={synthetic_cuhk}'],
-                       ok=None), marker)
+    _refused(lambda: mask_tool.main([
+        osp.join(tools.REPO, 'configs/parts/part_masks_synthetic_cuhk.py'),
+        '--checkpoint', ckpt, '--out-dir', str(out_dir), '--cfg-options',
+        f'data_root={synthetic_cuhk}']), marker)
     # The opt-in does unpickle it (so the refusals above are the loader's).
-    tools.run(['tools/test.py', tools.BASELINE, ckpt, TRUST_FLAG,
-               '--work-dir', str(tmp_path / 'w'), '--cfg-options', *opts],
-              ok=None)
+    monkeypatch.setenv(TRUST_ENV, '1')
+    load_local_checkpoint(ckpt)
     assert osp.exists(marker)
 
 

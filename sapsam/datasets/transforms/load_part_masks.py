@@ -20,7 +20,8 @@ class LoadPartMasks(BaseTransform):
 
     The masks are the 0/1 PNGs written by stage 4 at the image's original
     resolution (0/255 masks are accepted too). Samples without parts get an
-    empty list.
+    empty list. An empty, undecodable, multi-channel or non-binary mask is
+    an error naming the sample and the file.
 
     Required keys: ``part_seg_paths`` (list[str]), ``part_scores``
     (list[float]), optionally ``img`` (to check the mask size).
@@ -57,12 +58,26 @@ class LoadPartMasks(BaseTransform):
             except FileNotFoundError as err:
                 raise FileNotFoundError(f'{_describe(results)}: part mask not '
                                         f'found: {path}') from err
-            mask = mmcv.imfrombytes(content, flag='unchanged')
+            if not content:
+                raise ValueError(f'{_describe(results)}: part mask {path} is '
+                                 'empty (0 bytes)')
+            try:
+                mask = mmcv.imfrombytes(content, flag='unchanged')
+            except Exception as err:  # noqa: BLE001 (cv2 raises several)
+                raise ValueError(f'{_describe(results)}: cannot decode part '
+                                 f'mask {path} ({err})') from err
             if mask is None:
                 raise ValueError(f'{_describe(results)}: cannot decode part '
-                                 f'mask {path}')
-            if mask.ndim == 3:
-                mask = mask[..., 0]
+                                 f'mask {path} (truncated or not a PNG)')
+            if mask.ndim != 2:
+                raise ValueError(f'{_describe(results)}: part mask {path} has '
+                                 f'shape {mask.shape}; stage 4 writes '
+                                 'single-channel 0/1 PNGs')
+            if mask.max() > 1 and not np.isin(mask, (0, 255)).all():
+                raise ValueError(
+                    f'{_describe(results)}: part mask {path} has values '
+                    f'{np.unique(mask)[:6].tolist()}; expected 0/1 (or '
+                    '0/255)')
             if self.check_shape and image is not None \
                     and mask.shape != image.shape[:2]:
                 raise ValueError(

@@ -26,6 +26,9 @@ class LoadPhraseMask(LoadAnnotations):
     Args:
         imdecode_backend (str): Defaults to ``'pillow'``.
         backend_args (dict, optional): MMEngine file backend arguments.
+        num_classes (int): Label ids must be below it (18 ATR classes); a
+            larger id (a colour visualisation, another label set) is an
+            error naming the file.
 
     Examples:
         >>> t = LoadPhraseMask()
@@ -36,7 +39,9 @@ class LoadPhraseMask(LoadAnnotations):
     """
 
     def __init__(self, imdecode_backend: str = 'pillow',
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 num_classes: int = 18) -> None:
+        self.num_classes = num_classes
         super().__init__(with_bbox=False, with_label=False, with_seg=True,
                          imdecode_backend=imdecode_backend,
                          backend_args=backend_args)
@@ -52,12 +57,20 @@ class LoadPhraseMask(LoadAnnotations):
             raise FileNotFoundError(
                 f'{where}: mask PNG not found: {results["seg_map_path"]}'
             ) from err
+        except Exception as err:  # noqa: BLE001 (PIL/cv2 raise many types)
+            raise ValueError(
+                f'{where}: cannot decode label map {results["seg_map_path"]} '
+                f'(empty, truncated or not a PNG: {err})') from err
         labels = results['gt_seg_map']
         if labels is None or labels.ndim != 2:
             raise ValueError(
                 f'{where}: {results["seg_map_path"]} is not a single-channel '
                 f'label map (shape '
                 f'{None if labels is None else labels.shape})')
+        if labels.size and int(labels.max()) >= self.num_classes:
+            raise ValueError(
+                f'{where}: label map {results["seg_map_path"]} has id '
+                f'{int(labels.max())}; ATR ids are 0..{self.num_classes - 1}')
         ori_shape = results.get('ori_shape')
         if ori_shape is not None and tuple(labels.shape) != tuple(ori_shape):
             raise ValueError(
