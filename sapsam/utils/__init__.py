@@ -6,10 +6,6 @@ import importlib
 _SUBMODULE_OF = {
     'load_local_checkpoint': 'checkpoint_compat',
     'patch_mmengine_checkpoint_loading': 'checkpoint_compat',
-    'best_or_last_checkpoint': 'runs',
-    'data_root_options': 'runs',
-    'run_command': 'runs',
-    'train_and_test': 'runs',
     'register_all_modules': 'setup_env',
     'release_distributed': 'setup_env',
     'setup_distributed': 'setup_env',

@@ -12,7 +12,7 @@ STATEMENTS = (
     'import sapsam',
     'import sapsam.utils.typing_utils',
     'from sapsam.evaluation import TBPRMetric, query_rank_stats',
-    'from sapsam.utils import register_all_modules, run_command',
+    'from sapsam.utils import register_all_modules',
 )
 
 

@@ -7,7 +7,11 @@ import shlex
 import sys
 
 from sapsam.parts.progress import LogProgressBar
-from sapsam.utils.runs import run_command, summarize_log_line
+from tests.helpers import load_script
+
+# Tools-side orchestration of the demo and the ablation tables.
+_runs = load_script('tools/misc/runs.py')
+run_command, summarize_log_line = _runs.run_command, _runs.summarize_log_line
 
 # Lines as MMEngine-based tools print them (shortened environment dump).
 RECORDED_LOG = """\

@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
-from sapsam.utils.runs import data_root_options, train_and_test  # noqa: E402
+from tools.misc.runs import data_root_options, train_and_test  # noqa: E402
 
 TABLE6_SYNTHETIC = [
     ('w/o matching', 'configs/sapsam/baseline_synthetic.py'),

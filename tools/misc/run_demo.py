@@ -26,8 +26,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
 from sapsam.datasets.part_annotations import find_part_files  # noqa: E402
-from sapsam.utils.runs import (command_line, data_root_options,  # noqa: E402
-                               run_command, train_and_test)
+from tools.misc.runs import (command_line, data_root_options,  # noqa: E402
+                             run_command, train_and_test)
 
 PERSON_SAM_CFG = 'configs/person_sam/mca_atr_synthetic.py'
 BASELINE_CFG = 'configs/baseline/clip_sdm_synthetic.py'

@@ -1,5 +1,10 @@
 """Run training and testing as the command-line tools do (for scripts that
-chain them: the demo and the ablation tables)."""
+chain them: the demo and the ablation tables).
+
+Tools-side, not part of the installed package: it launches ``tools/*.py``
+from the repository checkout it lives in. Scripts import it after putting
+the repository root on ``sys.path`` (``from tools.misc.runs import ...``).
+"""
 import json
 import os
 import os.path as osp
