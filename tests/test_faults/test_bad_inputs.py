@@ -199,23 +199,32 @@ def test_data_final_sentence_must_be_the_caption(cuhk):
               part_files=dict(seg_dir='segs', faithful=True))
 
 
-def test_stage4_names_missing_images_and_escaping_names(cuhk, tmp_path, tools):
+def test_stage4_names_missing_undecodable_and_escaping_images(
+        cuhk, tmp_path, tools, monkeypatch):
+    mask_tool = tools.load('tools/data/generate_part_masks.py')
+    monkeypatch.setattr(mask_tool, 'build_model', lambda *args: None)
     out = tmp_path / 'out'
     out.mkdir()
     records = json.loads((cuhk / 'CUHK-PEDES_data_final_152.json').read_text())
-    (cuhk / 'imgs' / records[0]['name'].lstrip('/')).unlink()
-    args = [
-        osp.join(REPO, 'configs/parts/part_masks_synthetic_cuhk.py'),
-        '--cfg-options', f'data_root={cuhk}', f'out_dir={out}'
-    ]
-    (out / 'CUHK-PEDES_data_final_152.json').write_text(json.dumps(records))
-    with pytest.raises(FileNotFoundError, match='record idx 0.*not found'):
-        tools.load('tools/data/generate_part_masks.py').read_record_image(
-            records[0], str(cuhk / 'imgs' / records[0]['name'].lstrip('/')))
+    args = [osp.join(REPO, 'configs/parts/part_masks_synthetic_cuhk.py'),
+            '--cfg-options', f'data_root={cuhk}', f'out_dir={out}']
+
+    def run_with(records):
+        (out / 'CUHK-PEDES_data_final_152.json').write_text(
+            json.dumps(records))
+        mask_tool.main(args)
+
+    first = cuhk / 'imgs' / records[0]['name'].lstrip('/')
+    first.write_bytes(b'')
+    with pytest.raises(ValueError, match=f'record idx 0 .*{first}'):
+        run_with(records)
+    first.unlink()
+    with pytest.raises(FileNotFoundError,
+                       match=f'record idx 0 .*not found: {first}'):
+        run_with(records)
     records[1]['name'] = '/../../reid_raw.json'
-    (out / 'CUHK-PEDES_data_final_152.json').write_text(json.dumps(records))
-    with pytest.raises(PartFileError, match='points outside the image'):
-        tools.load('tools/data/generate_part_masks.py').main(args)
+    with pytest.raises(PartFileError, match='idx 1: .*outside the image'):
+        run_with(records)
 
 
 # ------------------------------------------------------- tools and configs

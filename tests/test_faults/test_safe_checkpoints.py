@@ -41,15 +41,13 @@ def _refused(call, marker):
 
 def test_tools_refuse_payload(tools, synthetic_cuhk, payload, tmp_path,
                               monkeypatch, capsys):
-    """tools/test.py (also as a command: exit status), tools/train.py
-    --resume, tools/search.py and generate_part_masks.py --checkpoint."""
+    """tools/test.py, tools/train.py --resume, tools/search.py and
+    generate_part_masks.py --checkpoint (their ``main``: an exception is a
+    non-zero exit)."""
     monkeypatch.delenv(TRUST_ENV, raising=False)
     ckpt, marker = payload
     opts = tools.options(synthetic_cuhk, epochs=1)
     work = str(tmp_path / 'w')
-    result = tools.run(['tools/test.py', tools.BASELINE, ckpt, '--work-dir',
-                        work, '--cfg-options', *opts], ok=False)
-    assert TRUST_FLAG in result.stderr and not osp.exists(marker)
     test_tool = tools.load('tools/test.py')
     train_tool = tools.load('tools/train.py')
     search_tool = tools.load('tools/search.py')
@@ -127,3 +125,37 @@ def test_import_sapsam_installs_nothing():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, env=dict(os.environ), check=True)
     assert out.stdout.strip() == 'False'
+
+
+def test_checkpoints_are_safe_and_written_atomically(trained_baseline,
+                                                     tmp_path, monkeypatch):
+    """Training writes checkpoints that ``weights_only`` loading accepts,
+    through the atomic backend: a failed write keeps the old file and
+    leaves no temp file."""
+    from mmengine.fileio import get_file_backend
+    from sapsam.utils.checkpoint_compat import (
+        patch_mmengine_checkpoint_loading)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ('epoch_1.pth', 'epoch_2.pth', 'last_checkpoint'):
+        path = osp.join(trained_baseline, name)
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+        if name.endswith('.pth'):
+            assert torch.serialization.get_unsafe_globals_in_checkpoint(
+                path) == []
+    assert not [f for f in os.listdir(trained_baseline)
+                if f.startswith('.tmp_')]
+    patch_mmengine_checkpoint_loading()
+    target = tmp_path / 'epoch_3.pth'
+    target.write_bytes(b'previous checkpoint')
+    backend = get_file_backend(str(target),
+                               backend_args=dict(backend='atomic_local'))
+
+    def killed(*args):
+        raise KeyboardInterrupt   # a kill between write and rename
+
+    monkeypatch.setattr(os, 'replace', killed)
+    with pytest.raises(KeyboardInterrupt):
+        backend.put(b'new checkpoint' * 1000, str(target))
+    assert target.read_bytes() == b'previous checkpoint'
+    assert os.listdir(tmp_path) == ['epoch_3.pth']
