@@ -338,3 +338,24 @@ def test_resume_skips_a_truncated_last_checkpoint(trained_baseline,
                                                 load_local_checkpoint)
     assert checkpoint_problem(str(last)) is None
     assert load_local_checkpoint(str(last))['meta']['epoch'] == 2
+
+
+@pytest.mark.parametrize('script, args', [
+    ('tools/dist_train.sh', ['cfg.py', '2', '--amp']),
+    ('tools/dist_test.sh', ['cfg.py', 'ckpt.pth', '2']),
+])
+def test_dist_scripts_need_no_torchrun_on_path(tmp_path, script, args):
+    """They launch ``$PYTHON -m torch.distributed.run`` (a venv that is not
+    activated has no ``torchrun`` on PATH)."""
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    out = subprocess.run(['bash', script, *args], cwd=REPO,
+                         capture_output=True, text=True,
+                         env=dict(PATH='/usr/bin:/bin', PYTHON=str(fake)))
+    assert out.returncode == 0, out.stderr
+    launched = out.stdout.split()
+    assert launched[:2] == ['-m', 'torch.distributed.run']
+    assert '--nproc_per_node=2' in launched
+    assert launched[-2:] == ['--launcher', 'pytorch'] or \
+        launched[-3:] == ['--launcher', 'pytorch', '--amp']

@@ -2,7 +2,7 @@
 
 For each record of ``<DATASET>_data_final_<N>.json`` the training image is
 encoded **once** and all its phrases are decoded in batches
-(``PersonSAM.segment_phrases``; the official script re-encoded the image for
+(``sapsam.apis.segment_phrases``; the official script re-encoded the image for
 every phrase). Writes ``<out_dir>/segs/<stem>.png`` (0/1 uint8 masks at the
 image's original resolution, official names, docs/fidelity.md F1, G6) and
 ``<out_dir>/<DATASET>_score_dict_<N-1>.json`` (``{stem: {score, text}}``).
@@ -42,6 +42,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,  # noqa: E402
                                         _load_checkpoint_to_model)
 from mmengine.utils import ProgressBar  # noqa: E402
 
+from sapsam.apis.person_sam_inference import segment_phrases  # noqa: E402
 from sapsam.parts.formats import (PartFileError,  # noqa: E402
                                   flatten_attributes, read_data_final,
                                   score_dict_filename, seg_stem,
@@ -55,7 +56,8 @@ from sapsam.utils.checkpoint_compat import (TRUST_ENV,  # noqa: E402
                                             TRUST_FLAG,
                                             patch_mmengine_checkpoint_loading,
                                             trust_checkpoints)
-from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
+from sapsam.utils.setup_env import (CfgOptionsAction,  # noqa: E402
+                                    check_launcher, load_config)
 
 PROGRESS_DIR = 'score_progress'
 
@@ -83,6 +85,7 @@ def parse_args(argv=None):
 
 def init_distributed(launcher):
     """NCCL through MMEngine with GPUs; a gloo group on CPU (torchrun)."""
+    check_launcher(launcher)
     if torch.cuda.is_available():
         init_dist(launcher)
     elif launcher == 'pytorch':
@@ -176,8 +179,8 @@ def segment_record(model, record, image_path, seg_dir, batch_size):
         return {}
     image = read_record_image(record, image_path)
     with torch.no_grad():
-        masks, scores = model.segment_phrases(
-            image, [phrases[i] for i in keep], batch_size=batch_size)
+        masks, scores = segment_phrases(
+            model, image, [phrases[i] for i in keep], batch_size=batch_size)
     out = {}
     for i, mask, score in zip(keep, masks, scores):
         path = osp.join(seg_dir, stems[i] + '.png')
