@@ -25,10 +25,7 @@ import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 from sapsam.apis import (GalleryIndex, IndexMismatchError,  # noqa: E402
-                         build_gallery_index, init_retriever,
-                         list_gallery_images, load_gallery_index,
-                         model_identity, search_gallery)
-from sapsam.apis.retriever_inference import folder_fingerprint  # noqa: E402
+                         TextToImageRetrievalInferencer)
 
 
 def parse_args(argv=None):
@@ -82,9 +79,9 @@ def parse_args(argv=None):
     return args
 
 
-def _split_dataset_cfg(model, split: str, view: str) -> dict:
+def _split_dataset_cfg(retriever, split: str, view: str) -> dict:
     """The config's test gallery dataset, switched to ``split``."""
-    cfg = model.cfg
+    cfg = retriever.cfg
     loader = cfg.get('test_cfg', {}).get('gallery_dataloader') or \
         cfg.get('val_cfg', {}).get('gallery_dataloader')
     if loader is None:
@@ -101,52 +98,28 @@ def _default_index_dir(key: str, identity: dict) -> str:
                     f'{name}-{digest}-{identity["weights_hash"][:8]}')
 
 
-def _is_fresh(index: GalleryIndex, gallery) -> bool:
-    """Whether a cached index still describes the gallery."""
-    if isinstance(gallery, str):
-        source = index.source
-        if source.get('kind') != 'folder' or \
-                source.get('root') != osp.abspath(gallery):
-            return False
-        rel_paths = list_gallery_images(gallery)
-        return source.get('fingerprint') == folder_fingerprint(
-            osp.abspath(gallery), rel_paths)
-    from sapsam.registry import DATASETS
-    dataset = DATASETS.build(gallery)
-    paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    return index.source.get('kind') == 'dataset' and index.paths == paths
-
-
-def get_index(model, args) -> GalleryIndex:
-    """Load, reuse or build the gallery index."""
+def get_index(retriever: TextToImageRetrievalInferencer,
+              args) -> GalleryIndex:
+    """Load, reuse or build the gallery index (the reuse policy is the
+    inferencer's ``prepare_prototype``)."""
     if args.gallery and GalleryIndex.is_index(args.gallery):
-        index = load_gallery_index(model, args.gallery)
+        index = retriever.prepare_prototype(args.gallery)
         print(f'loaded index {args.gallery} ({len(index)} images)')
         return index
     if args.gallery:
         gallery = args.gallery
         key = osp.abspath(gallery)
     else:
-        gallery = _split_dataset_cfg(model, args.gallery_split, 'images')
+        gallery = _split_dataset_cfg(retriever, args.gallery_split, 'images')
         key = f'{gallery.get("data_root")}/{args.gallery_split}'
-    path = args.index or _default_index_dir(key, model_identity(model))
-    if GalleryIndex.is_index(path) and not args.rebuild:
-        index = load_gallery_index(model, path)  # refuses another model
-        if _is_fresh(index, gallery):
-            print(f'reusing index {path} ({len(index)} images)')
-            return index
-        print(f'index {path} is out of date (the gallery changed): '
-              'rebuilding')
-    print(f'encoding the gallery {key}')
-    index = build_gallery_index(model, gallery, batch_size=args.batch_size,
-                                num_workers=args.num_workers,
-                                progress=not args.no_progress)
-    index.save(path, dtype=args.index_dtype)
-    print(f'saved index {path} ({len(index)} images)')
-    return index
+    path = args.index or _default_index_dir(key, retriever.identity())
+    return retriever.prepare_prototype(
+        gallery, path, rebuild=args.rebuild, batch_size=args.batch_size,
+        num_workers=args.num_workers, progress=not args.no_progress,
+        dtype=args.index_dtype, log=print)
 
 
-def get_queries(model, args):
+def get_queries(retriever, args):
     """``[(text, ground-truth pid or None)]``."""
     queries = [(q, args.gt_pid) for q in args.query]
     if args.query_file:
@@ -167,7 +140,7 @@ def get_queries(model, args):
     if args.query_index:
         from sapsam.registry import DATASETS
         captions = DATASETS.build(
-            _split_dataset_cfg(model, args.gallery_split, 'captions'))
+            _split_dataset_cfg(retriever, args.gallery_split, 'captions'))
         for i in args.query_index:
             if not 0 <= i < len(captions):
                 raise IndexError(f'--query-index {i}: the {args.gallery_split}'
@@ -202,12 +175,12 @@ def main(argv=None):
             raise FileNotFoundError(f'gallery folder not found: '
                                     f'{args.gallery}')
         queries = get_queries(None, args) if not args.query_index else None
-        model = init_retriever(args.config, args.checkpoint,
-                               device=args.device,
-                               cfg_options=args.cfg_options)
-        index = get_index(model, args)
+        retriever = TextToImageRetrievalInferencer(
+            args.config, args.checkpoint, device=args.device,
+            cfg_options=args.cfg_options)
+        index = get_index(retriever, args)
         if queries is None:
-            queries = get_queries(model, args)
+            queries = get_queries(retriever, args)
     except (FileNotFoundError, ValueError, KeyError, IndexError,
             IndexMismatchError) as err:
         # One line, no traceback: these are the user's files, not bugs.
@@ -220,8 +193,8 @@ def main(argv=None):
         print(f'skipped {len(skipped)} unreadable images:')
         for item in skipped:
             print(f'  {item["path"]}: {item["reason"]}')
-    results = search_gallery(model, index, [q for q, _ in queries],
-                             topk=args.topk, check=False)
+    results = retriever.search([q for q, _ in queries], topk=args.topk,
+                               index=index, check=False)
     for (text, gt_pid), hits in zip(queries, results):
         print_ranking(text, gt_pid, hits)
     if args.out:

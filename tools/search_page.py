@@ -16,7 +16,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from sapsam.apis import GalleryIndex, init_retriever  # noqa: E402
+from sapsam.apis import (GalleryIndex,  # noqa: E402
+                         TextToImageRetrievalInferencer)
 from sapsam.apis.search_page import SearchPageApp, serve  # noqa: E402
 
 
@@ -47,9 +48,9 @@ def main(argv=None):
                            (args.checkpoint, 'checkpoint')):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{what} not found: {path}')
-        model = init_retriever(args.config, args.checkpoint,
-                               device=args.device)
-        app = SearchPageApp(model, indices)
+        retriever = TextToImageRetrievalInferencer(
+            args.config, args.checkpoint, device=args.device)
+        app = SearchPageApp(retriever, indices)
         server = serve(app, args.host, args.port)
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f'error: {err}', file=sys.stderr)

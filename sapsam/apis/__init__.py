@@ -1,5 +1,6 @@
 """Inference API: text search over a gallery with a trained retriever."""
 from .gallery_index import GalleryIndex, IndexMismatchError
+from .retrieval_inferencer import TextToImageRetrievalInferencer
 from .retriever_inference import (build_gallery_index, default_device,
                                   encode_captions,
                                   gallery_preprocessing, init_retriever,
@@ -7,8 +8,8 @@ from .retriever_inference import (build_gallery_index, default_device,
                                   model_identity, search_gallery)
 
 __all__ = [
-    'GalleryIndex', 'IndexMismatchError', 'build_gallery_index',
-    'default_device',
+    'GalleryIndex', 'IndexMismatchError', 'TextToImageRetrievalInferencer',
+    'build_gallery_index', 'default_device',
     'encode_captions', 'gallery_preprocessing', 'init_retriever',
     'list_gallery_images', 'load_gallery_index', 'model_identity',
     'search_gallery'

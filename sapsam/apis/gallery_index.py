@@ -1,4 +1,5 @@
 """Image features of a search gallery, saved with the model that made them."""
+import hashlib
 import json
 import os
 import os.path as osp
@@ -19,6 +20,85 @@ _META_KEYS = ('num_images', 'dim', 'model_identity', 'preprocessing',
 
 # About 2**24 similarity entries (64 MiB of float32) per query chunk.
 _CHUNK_NUM_ELEMENTS = 2**24
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+
+
+# --------------------------------------------------------------- gallery
+def list_gallery_images(folder: str) -> List[str]:
+    """Image files under ``folder`` (recursive, sorted, hidden skipped),
+    relative to ``folder``."""
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'gallery folder not found: {folder}')
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        for name in files:
+            if name.lower().endswith(IMAGE_EXTENSIONS) and \
+                    not name.startswith('.'):
+                found.append(osp.relpath(osp.join(root, name), folder))
+    found.sort()
+    if not found:
+        raise FileNotFoundError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) '
+                                f'under {folder}')
+    return found
+
+
+def folder_fingerprint(folder: str, rel_paths: Sequence[str]) -> str:
+    """Hash of the names, sizes and modification times of the images."""
+    digest = hashlib.blake2b(digest_size=16)
+    for rel in rel_paths:
+        stat = os.stat(osp.join(folder, rel))
+        digest.update(f'{rel}|{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
+    return digest.hexdigest()
+
+
+def read_gallery(gallery) -> Tuple[List[dict], Dict[str, Any]]:
+    """``(infos, source)`` of a gallery: one ``dict(img_path=..[, pid=..])``
+    per image and what the gallery is (the ``source`` an index records).
+
+    Args:
+        gallery (str | list | BaseDataset | dict): A folder of images
+            (recursive), a list of image paths, or a TBPR dataset (object or
+            config) with ``view='images'``, whose pids label the gallery.
+    """
+    from mmengine.dataset import BaseDataset
+    if isinstance(gallery, (str, os.PathLike)):
+        folder = osp.abspath(str(gallery))
+        rel_paths = list_gallery_images(folder)
+        infos = [dict(img_path=osp.join(folder, p)) for p in rel_paths]
+        source = dict(kind='folder', root=folder, num_files=len(rel_paths),
+                      fingerprint=folder_fingerprint(folder, rel_paths))
+        return infos, source
+    if isinstance(gallery, (list, tuple)):
+        paths = [str(p) for p in gallery]
+        missing = [p for p in paths if not osp.isfile(p)]
+        if missing:
+            raise FileNotFoundError(f'{len(missing)} gallery images not '
+                                    f'found, e.g. {missing[:3]}')
+        return [dict(img_path=p) for p in paths], dict(kind='files')
+    if isinstance(gallery, dict):
+        from sapsam.registry import DATASETS
+        gallery = DATASETS.build(dict(gallery, pipeline=[]))
+    if isinstance(gallery, BaseDataset):
+        infos = []
+        for i in range(len(gallery)):
+            info = gallery.get_data_info(i)
+            if 'img_path' not in info:
+                raise ValueError(f'{type(gallery).__name__} sample {i} has '
+                                 f'no img_path; build the dataset with '
+                                 f"view='images'")
+            item = dict(img_path=info['img_path'])
+            if 'pid' in info:
+                item['pid'] = int(info['pid'])
+            infos.append(item)
+        source = dict(kind='dataset', type=type(gallery).__name__,
+                      data_root=getattr(gallery, 'data_root', None),
+                      split=getattr(gallery, 'split', None),
+                      ann_file=getattr(gallery, 'ann_file', None))
+        return infos, source
+    raise TypeError(f'gallery must be a folder, a list of image paths, a '
+                    f'dataset or a dataset config, got '
+                    f'{type(gallery).__name__}')
 
 
 class IndexMismatchError(RuntimeError):
@@ -142,6 +222,29 @@ class GalleryIndex:
                 '. Encode the gallery images again with this model '
                 '(tools/search.py CONFIG CKPT --gallery IMAGE_FOLDER '
                 '[--rebuild], or sapsam.apis.build_gallery_index).')
+
+    def is_fresh(self, gallery) -> bool:
+        """Whether the index still describes ``gallery`` (as given to
+        ``read_gallery``): for a folder, the same folder with the same image
+        names, sizes and modification times; for a list of files, the same
+        files; for a dataset, the same images in the same order."""
+        source = self.source
+        if isinstance(gallery, (str, os.PathLike)):
+            folder = osp.abspath(str(gallery))
+            if source.get('kind') != 'folder' or \
+                    source.get('root') != folder:
+                return False
+            return source.get('fingerprint') == folder_fingerprint(
+                folder, list_gallery_images(folder))
+        if isinstance(gallery, (list, tuple)):
+            return source.get('kind') == 'files' and \
+                self.paths == [str(p) for p in gallery]
+        if isinstance(gallery, dict):
+            from sapsam.registry import DATASETS
+            gallery = DATASETS.build(gallery)
+        paths = [gallery.get_data_info(i)['img_path']
+                 for i in range(len(gallery))]
+        return source.get('kind') == 'dataset' and self.paths == paths
 
     def drop_missing_files(self, where: str = 'gallery index') -> List[str]:
         """Stop returning rows whose image file no longer exists.
@@ -297,6 +400,34 @@ class GalleryIndex:
         return cls(features, meta['paths'], meta['model_identity'],
                    meta['preprocessing'], pids=meta.get('pids'),
                    source=meta.get('source'))
+
+
+    @classmethod
+    def load_compatible(cls, path: str, model_identity: Dict[str, Any],
+                        preprocessing: Dict[str, Any],
+                        dim: Optional[int] = None) -> 'GalleryIndex':
+        """:meth:`load` an index and check that the model of
+        ``model_identity`` (whose features have ``dim`` entries) built it
+        with ``preprocessing``.
+
+        Images deleted since the index was built are left out of the
+        results (with a warning naming them).
+
+        Raises:
+            ValueError: a corrupted index, or features of another size than
+                ``dim`` (names the file).
+            IndexMismatchError: another model or preprocessing built it.
+        """
+        index = cls.load(path)
+        if dim is not None and index.dim != dim:
+            raise ValueError(f'{osp.join(path, FEATURES_FILE)}: features '
+                             f'have {index.dim} dimensions, this model makes '
+                             f'{dim}; the index belongs to another model, '
+                             f'rebuild it')
+        index.check_compatible(model_identity, preprocessing,
+                               where=f'gallery index {path}')
+        index.drop_missing_files(where=f'gallery index {path}')
+        return index
 
 
 def check_feature_rows(features: np.ndarray, where: str,

@@ -3,7 +3,7 @@
 Standard library only (``http.server``), offline (no external scripts,
 fonts or styles). One retriever is loaded once; the page lists the gallery
 indices given (``tools/search.py`` writes them), and for a query returns
-what :func:`search_gallery` returns. Images are served by row number of an
+what :meth:`TextToImageRetrievalInferencer.search` returns. Images are served by row number of an
 index, never by a path from the request, and only image files inside the
 index's own gallery folder (or dataset root)::
 
@@ -21,9 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional, Sequence
 from urllib.parse import parse_qs, unquote, urlparse
 
-from .gallery_index import GalleryIndex
-from .retriever_inference import (IMAGE_EXTENSIONS, load_gallery_index,
-                                  search_gallery)
+from .gallery_index import IMAGE_EXTENSIONS, GalleryIndex
 
 #: Most results one query may ask for.
 MAX_TOPK = 200
@@ -33,24 +31,25 @@ class SearchPageApp:
     """The retriever, its gallery indices and the page's answers.
 
     Args:
-        model (nn.Module): From :func:`init_retriever`.
+        retriever (TextToImageRetrievalInferencer): The model (also what
+            :func:`init_retriever` returns).
         index_dirs (list[str]): Saved index folders. One that another model
             built (or that is corrupted) is listed with its error and cannot
             be searched.
     """
 
-    def __init__(self, model, index_dirs: Sequence[str]) -> None:
+    def __init__(self, retriever, index_dirs: Sequence[str]) -> None:
         if not index_dirs:
             raise ValueError('give at least one gallery index folder (built '
                              'by tools/search.py --gallery FOLDER)')
-        self.model = model
+        self.retriever = retriever
         self.entries: List[Dict] = []
         self._lock = threading.Lock()  # one forward pass at a time
         for i, path in enumerate(index_dirs):
             entry = dict(id=i, name=osp.basename(osp.normpath(path)),
                          path=osp.abspath(path), index=None, error=None)
             try:
-                entry['index'] = load_gallery_index(model, path)
+                entry['index'] = retriever.load_index(path)
             except Exception as err:  # shown on the page, not fatal
                 entry['error'] = f'{type(err).__name__}: {err}'
             self.entries.append(entry)
@@ -78,14 +77,15 @@ class SearchPageApp:
         return entry
 
     def search(self, index_id, query: str, topk: int = 20) -> Dict:
-        """The ranking of :func:`search_gallery`, with image URLs."""
+        """The ranking of the retriever's ``search``, with image URLs."""
         entry = self._entry(index_id)
         if not query or not query.strip():
             raise ValueError('type a sentence describing the person')
         topk = max(1, min(int(topk), MAX_TOPK))
         with self._lock:
-            hits = search_gallery(self.model, entry['index'], [query.strip()],
-                                  topk=topk, check=False)[0]
+            hits = self.retriever.search([query.strip()], topk=topk,
+                                         index=entry['index'],
+                                         check=False)[0]
         for hit in hits:
             hit['url'] = f'/image/{entry["id"]}/{hit["index"]}'
             hit['name'] = osp.basename(hit['path'])

@@ -11,7 +11,6 @@ unseen ones (test R@1 stays at chance), and the point here is the search
 path, not generalisation: a wrong pipeline, normalisation, channel order,
 tokenisation or index would break the retrieval of known identities.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -26,18 +25,10 @@ from sapsam.apis import (GalleryIndex, IndexMismatchError,
                          build_gallery_index, encode_captions,
                          gallery_preprocessing, init_retriever,
                          load_gallery_index, model_identity, search_gallery)
+from tests.helpers import load_script as _load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/baseline/clip_sdm_synthetic.py')
-
-
-def _load_tool(relpath: str):
-    path = osp.join(REPO, relpath)
-    spec = importlib.util.spec_from_file_location(
-        'sapsam_test_' + osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

@@ -27,8 +27,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
-from sapsam.apis import (GalleryIndex, build_gallery_index,  # noqa: E402
-                         encode_captions, init_retriever, load_gallery_index)
+from sapsam.apis import (GalleryIndex,  # noqa: E402
+                         TextToImageRetrievalInferencer)
 from sapsam.evaluation.functional import (query_rank_stats,  # noqa: E402
                                           summarize_rank_stats)
 from sapsam.registry import DATASETS  # noqa: E402
@@ -68,9 +68,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def split_dataset(model, split: str, view: str):
+def split_dataset(retriever, split: str, view: str):
     """The config's test gallery dataset for ``split`` and ``view``."""
-    cfg = model.cfg
+    cfg = retriever.cfg
     loader = cfg.get('test_cfg', {}).get('gallery_dataloader') or \
         cfg.get('val_cfg', {}).get('gallery_dataloader')
     if loader is None:
@@ -135,25 +135,25 @@ def true_match(index: GalleryIndex, text_feat: torch.Tensor, pid: int,
 
 def main(argv=None):
     args = parse_args(argv)
-    model = init_retriever(args.config, args.checkpoint, device=args.device,
-                           cfg_options=args.cfg_options)
-    gallery = split_dataset(model, args.split, 'images')
+    retriever = TextToImageRetrievalInferencer(
+        args.config, args.checkpoint, device=args.device,
+        cfg_options=args.cfg_options)
+    gallery = split_dataset(retriever, args.split, 'images')
     if args.index:
-        index = load_gallery_index(model, args.index)
+        index = retriever.load_index(args.index)
         paths = [gallery.get_data_info(i)['img_path']
                  for i in range(len(gallery))]
         if index.pids is None or index.paths != paths:
             raise ValueError(f'{args.index} is not an index of the '
                              f'{args.split} split of {gallery.data_root}')
     else:
-        index = build_gallery_index(model, gallery,
-                                    batch_size=args.batch_size,
-                                    num_workers=args.num_workers)
-    captions = split_dataset(model, args.split, 'captions')
+        index = retriever.build_index(gallery, batch_size=args.batch_size,
+                                      num_workers=args.num_workers)
+    captions = split_dataset(retriever, args.split, 'captions')
     infos = [captions.get_data_info(i) for i in range(len(captions))]
     texts = [info['caption'] for info in infos]
     query_pids = torch.tensor([int(info['pid']) for info in infos])
-    text_feats = encode_captions(model, texts)
+    text_feats = retriever.encode_text(texts)
     first_rank, ap, inp, scores, rows = rank_queries(
         index, text_feats, query_pids, args.topk)
     metrics = summarize_rank_stats(first_rank, ap, inp)
