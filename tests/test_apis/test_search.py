@@ -192,7 +192,7 @@ def test_saved_index_is_refused_by_another_model(trained, model,
 
     # Other weights: the same architecture, one tensor changed.
     other = init_retriever(trained['config'], trained['checkpoint'])
-    same = model_identity(other)['weights_hash']  # cached on the model
+    same = model_identity(other)['weights_hash']  # cached by the inferencer
     assert same == model_identity(model)['weights_hash']
     state = other.state_dict()
     state['backbone.ln_final.bias'] = state['backbone.ln_final.bias'] + 0.01
