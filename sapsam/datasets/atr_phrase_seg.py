@@ -111,6 +111,9 @@ class ATRPhraseSegDataset(SeededSampleMixin, BaseDataset):
             raise AnnotationError(f'{self.ann_file}: expected a JSON list of '
                                   f'{{name, idx, text}} records, got '
                                   f'{type(records).__name__}')
+        if not records:
+            raise AnnotationError(f'{self.ann_file}: no records (an empty '
+                                  'list)')
         img_dir = self.data_prefix.get('img_path', '')
         seg_dir = self.data_prefix.get('seg_map_path', '')
         exists: Dict[str, bool] = {}
@@ -131,6 +134,9 @@ class ATRPhraseSegDataset(SeededSampleMixin, BaseDataset):
             where = f'{where} ({name})'
             if not isinstance(name, str) or not name:
                 raise AnnotationError(f'{where}: bad image name {name!r}')
+            if osp.isabs(name) or '..' in name.replace('\\', '/').split('/'):
+                raise AnnotationError(f'{where}: image name {name!r} leaves '
+                                      'the image folder')
             if not isinstance(text, str) or not text.strip():
                 raise AnnotationError(f'{where}: empty phrase {text!r}')
             group = str(record['idx'])

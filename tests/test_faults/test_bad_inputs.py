@@ -359,3 +359,20 @@ def test_dist_scripts_need_no_torchrun_on_path(tmp_path, script, args):
     assert '--nproc_per_node=2' in launched
     assert launched[-2:] == ['--launcher', 'pytorch'] or \
         launched[-3:] == ['--launcher', 'pytorch', '--amp']
+
+
+@pytest.mark.parametrize('records, problem', [
+    ([], 'no records'),
+    ([dict(name='../../x.jpg', idx='1', text='a hat')], 'leaves the image'),
+])
+def test_bad_atr_phrase_files(tmp_path, records, problem):
+    from sapsam.datasets import ATRPhraseSegDataset, check_atr_dataset
+    for sub in ('JPEGImages', 'SegmentationClassAug'):
+        (tmp_path / sub).mkdir()
+    ann = tmp_path / 'atr_item_descriptions_train.json'
+    ann.write_text(json.dumps(records))
+    with pytest.raises(AnnotationError, match=problem) as err:
+        ATRPhraseSegDataset(ann_file=ann.name, data_root=str(tmp_path))
+    assert str(ann) in str(err.value)
+    report = check_atr_dataset(str(tmp_path), ann_files=[ann.name])
+    assert not report.ok and str(ann) in ' '.join(report.errors)
