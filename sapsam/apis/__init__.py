@@ -1,5 +1,6 @@
 """Inference API: text search over a gallery with a trained retriever."""
 from .gallery_index import GalleryIndex, IndexMismatchError
+from .person_sam_inference import segment_phrases
 from .retrieval_inferencer import TextToImageRetrievalInferencer
 from .retriever_inference import (build_gallery_index, default_device,
                                   encode_captions,
@@ -12,5 +13,5 @@ __all__ = [
     'build_gallery_index', 'default_device',
     'encode_captions', 'gallery_preprocessing', 'init_retriever',
     'list_gallery_images', 'load_gallery_index', 'model_identity',
-    'search_gallery'
+    'search_gallery', 'segment_phrases'
 ]

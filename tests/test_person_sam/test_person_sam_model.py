@@ -1,6 +1,4 @@
 """PersonSAM: SAM/BERT loading, freezing, geometry, inference, cache."""
-from functools import partial
-
 import mmcv
 import numpy as np
 import pytest
@@ -41,33 +39,11 @@ def count_calls(module):
 
 
 def build_official_sam(path):
-    """segment_anything's own Sam with the 'tiny' sizes, from ``path``."""
-    from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
-                                           PromptEncoder, Sam,
-                                           TwoWayTransformer)
-
-    from sapsam.models.segmentors import sam_arch_settings
-    s = sam_arch_settings('tiny')
-    grid = s['image_size'] // s['patch_size']
-    sam = Sam(
-        ImageEncoderViT(
-            img_size=s['image_size'], patch_size=s['patch_size'],
-            embed_dim=s['embed_dim'], depth=s['depth'],
-            num_heads=s['num_heads'], out_chans=s['prompt_dim'],
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            use_rel_pos=True, window_size=s['window_size'],
-            global_attn_indexes=s['global_attn_indexes']),
-        PromptEncoder(embed_dim=s['prompt_dim'],
-                      image_embedding_size=(grid, grid),
-                      input_image_size=(S, S), mask_in_chans=16),
-        MaskDecoder(transformer_dim=s['prompt_dim'],
-                    transformer=TwoWayTransformer(
-                        depth=2, embedding_dim=s['prompt_dim'],
-                        mlp_dim=s['decoder_mlp_dim'],
-                        num_heads=s['decoder_num_heads']),
-                    iou_head_hidden_dim=s['iou_head_hidden_dim']))
-    sam.load_state_dict(torch.load(path, weights_only=True))
-    return sam.eval()
+    """segment_anything's own Sam with the 'tiny' sizes, from ``path``
+    (the one SAM builder; its sizes are pinned to segment_anything's by
+    ``test_presets_match_segment_anything_builders``)."""
+    from sapsam.models.segmentors import build_sam
+    return build_sam('tiny', checkpoint=path)
 
 
 # ----------------------------------------------------------------- loading
@@ -339,7 +315,8 @@ def test_cache_needs_a_frozen_encoder(person_sam):
 def test_presets_match_segment_anything_builders(arch):
     from segment_anything import sam_model_registry
 
-    from sapsam.models.segmentors import build_sam_modules, sam_arch_settings
+    from sapsam.models.segmentors import (build_sam, build_sam_modules,
+                                          sam_arch_settings)
     with torch.device('meta'):  # shapes only, no memory
         sam = sam_model_registry[arch]()
         encoder, pe_layer, decoder = build_sam_modules(
@@ -353,3 +330,9 @@ def test_presets_match_segment_anything_builders(arch):
     theirs = {k: v.shape for k, v in sam.state_dict().items()
               if not k.startswith('prompt_encoder.') or '.pe_layer.' in k}
     assert ours == theirs
+    # The whole Sam of the one builder is segment_anything's.
+    with torch.device('meta'):
+        whole = build_sam(arch)
+    assert type(whole) is type(sam) and not whole.training
+    assert {k: v.shape for k, v in whole.state_dict().items()} == \
+        {k: v.shape for k, v in sam.state_dict().items()}

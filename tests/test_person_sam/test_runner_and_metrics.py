@@ -96,6 +96,9 @@ def test_runner_trains_and_reports_both_metrics(tiny_weights, tiny_atr,
     cfg.param_scheduler = []
     cfg.work_dir = str(tmp_path / 'work')
     cfg.default_hooks.logger.interval = 1
+    # The atomic checkpoint writer and the safe loader, as tools/train.py
+    # installs them (import sapsam no longer does).
+    patch_mmengine_checkpoint_loading()
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test()
@@ -104,7 +107,6 @@ def test_runner_trains_and_reports_both_metrics(tiny_weights, tiny_atr,
     assert any(k.startswith('per_sample/IoU_') for k in metrics)
     # The trained model, rebuilt from the config and its checkpoint (the
     # part pipeline's path), segments raw images like the trained one.
-    patch_mmengine_checkpoint_loading()
     model = MODELS.build(cfg.model)
     load_checkpoint(model, osp.join(cfg.work_dir, 'epoch_1.pth'),
                     map_location='cpu', strict=True)

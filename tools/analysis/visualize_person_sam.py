@@ -109,6 +109,7 @@ def ground_truth(info: dict) -> np.ndarray:
 
 def main(argv=None):
     args = parse_args(argv)
+    from sapsam.apis.person_sam_inference import segment_phrases
     from sapsam.visualization import PersonSAMVisualizer
     from sapsam.visualization.person_sam_visualizer import mask_iou
     model = build_person_sam(args.config, args.checkpoint, args.device,
@@ -126,7 +127,7 @@ def main(argv=None):
         if image is None:
             raise FileNotFoundError(f'cannot read image {img_path}')
         phrases = [info['text'] for info in infos]
-        masks, scores = model.segment_phrases(image, phrases)
+        masks, scores = segment_phrases(model, image, phrases)
         gts = [ground_truth(info) if 'seg_map_path' in info else None
                for info in infos]
         name = f'{n:03d}_{osp.splitext(osp.basename(img_path))[0]}.png'

@@ -4,7 +4,8 @@
 writes
 
 - ``sam_tiny.pth``: a state dict of ``segment_anything``'s ``Sam`` with the
-  ``'tiny'`` sizes of ``sapsam.models.segmentors.SAM_ARCHS``, saved like the
+  ``'tiny'`` sizes of ``sapsam.models.segmentors.SAM_ARCHS`` (built by
+  ``sapsam.models.segmentors.build_sam``), saved like the
   official ``sam_vit_b_01ec64.pth`` (keys ``image_encoder.*``,
   ``prompt_encoder.*``, ``mask_decoder.*``);
 - ``bert_tiny/``: a random ``BertModel`` (``save_pretrained``) and a
@@ -17,7 +18,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-from functools import partial
 from typing import Dict, List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
@@ -92,40 +92,9 @@ def build_vocab() -> List[str]:
 
 def make_tiny_sam(path: str, seed: int = 0) -> Dict[str, int]:
     """Save a random tiny ``segment_anything.modeling.Sam`` state dict."""
-    from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
-                                           PromptEncoder, Sam,
-                                           TwoWayTransformer)
-
-    from sapsam.models.segmentors.person_sam import sam_arch_settings
-    settings = sam_arch_settings('tiny')
+    from sapsam.models.segmentors.sam_builder import build_sam
     torch.manual_seed(seed)
-    grid = settings['image_size'] // settings['patch_size']
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
-            img_size=settings['image_size'],
-            patch_size=settings['patch_size'],
-            embed_dim=settings['embed_dim'], depth=settings['depth'],
-            num_heads=settings['num_heads'], mlp_ratio=settings['mlp_ratio'],
-            out_chans=settings['prompt_dim'], qkv_bias=True,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            use_rel_pos=True,
-            global_attn_indexes=tuple(settings['global_attn_indexes']),
-            window_size=settings['window_size']),
-        prompt_encoder=PromptEncoder(
-            embed_dim=settings['prompt_dim'],
-            image_embedding_size=(grid, grid),
-            input_image_size=(settings['image_size'], ) * 2,
-            mask_in_chans=16),
-        mask_decoder=MaskDecoder(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(
-                depth=settings['decoder_depth'],
-                embedding_dim=settings['prompt_dim'],
-                mlp_dim=settings['decoder_mlp_dim'],
-                num_heads=settings['decoder_num_heads']),
-            transformer_dim=settings['prompt_dim'],
-            iou_head_depth=settings['iou_head_depth'],
-            iou_head_hidden_dim=settings['iou_head_hidden_dim']))
+    sam = build_sam('tiny')
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     torch.save(sam.state_dict(), path)
     return dict(params=sum(p.numel() for p in sam.parameters()))

@@ -17,7 +17,6 @@ import os
 import os.path as osp
 import re
 import sys
-from functools import partial
 from typing import Dict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
@@ -129,10 +128,10 @@ def convert_hf_sam(hf_state: Dict[str, torch.Tensor]
 
 
 def build_segment_anything(config) -> nn.Module:
-    """``segment_anything``'s ``Sam`` with the sizes of a ``SamConfig``."""
-    from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
-                                           PromptEncoder, Sam,
-                                           TwoWayTransformer)
+    """``segment_anything``'s ``Sam`` with the sizes of a ``SamConfig``
+    (built by Person-SAM's SAM builder; a ``SamConfig`` it cannot express
+    is refused, as Person-SAM could not load its weights)."""
+    from sapsam.models.segmentors.sam_builder import build_sam
     vision, prompt, decoder = (config.vision_config,
                                config.prompt_encoder_config,
                                config.mask_decoder_config)
@@ -143,32 +142,39 @@ def build_segment_anything(config) -> nn.Module:
     if vision.num_pos_feats * 2 != prompt.hidden_size:
         raise ValueError(f'num_pos_feats {vision.num_pos_feats} must be half '
                          f'the prompt size {prompt.hidden_size}')
-    grid = prompt.image_size // prompt.patch_size
-    image_encoder = ImageEncoderViT(
-        img_size=vision.image_size, patch_size=vision.patch_size,
+    fixed = {  # SamConfig field: (value, the one the builder uses)
+        'vision_config.qkv_bias': (vision.qkv_bias, True),
+        'vision_config.use_rel_pos': (vision.use_rel_pos, True),
+        'vision_config.layer_norm_eps': (vision.layer_norm_eps, 1e-6),
+        'vision_config.output_channels': (vision.output_channels,
+                                          prompt.hidden_size),
+        'vision_config.image_size': (vision.image_size, prompt.image_size),
+        'vision_config.patch_size': (vision.patch_size, prompt.patch_size),
+        'mask_decoder_config.hidden_size': (decoder.hidden_size,
+                                      prompt.hidden_size),
+        'prompt_encoder_config.mask_input_channels': (
+            prompt.mask_input_channels, 16),
+        'mask_decoder_config.num_multimask_outputs': (
+            decoder.num_multimask_outputs, 3),
+        'mask_decoder_config.attention_downsample_rate': (
+            decoder.attention_downsample_rate, 2),
+    }
+    odd = {k: v for k, (v, want) in fixed.items() if v != want}
+    if odd:
+        raise ValueError(f'SamConfig settings segment_anything\'s SAM (and '
+                         f'Person-SAM) do not use: {odd}')
+    return build_sam(dict(
+        image_size=prompt.image_size, patch_size=prompt.patch_size,
         embed_dim=vision.hidden_size, depth=vision.num_hidden_layers,
         num_heads=vision.num_attention_heads,
         mlp_ratio=vision.mlp_dim / vision.hidden_size,
-        out_chans=vision.output_channels, qkv_bias=vision.qkv_bias,
-        norm_layer=partial(nn.LayerNorm, eps=vision.layer_norm_eps),
-        use_rel_pos=vision.use_rel_pos,
         global_attn_indexes=tuple(vision.global_attn_indexes),
-        window_size=vision.window_size)
-    prompt_encoder = PromptEncoder(
-        embed_dim=prompt.hidden_size, image_embedding_size=(grid, grid),
-        input_image_size=(prompt.image_size, prompt.image_size),
-        mask_in_chans=prompt.mask_input_channels)
-    mask_decoder = MaskDecoder(
-        num_multimask_outputs=decoder.num_multimask_outputs,
-        transformer=TwoWayTransformer(
-            depth=decoder.num_hidden_layers,
-            embedding_dim=decoder.hidden_size, mlp_dim=decoder.mlp_dim,
-            num_heads=decoder.num_attention_heads,
-            attention_downsample_rate=decoder.attention_downsample_rate),
-        transformer_dim=decoder.hidden_size,
+        window_size=vision.window_size, prompt_dim=prompt.hidden_size,
+        decoder_depth=decoder.num_hidden_layers,
+        decoder_mlp_dim=decoder.mlp_dim,
+        decoder_num_heads=decoder.num_attention_heads,
         iou_head_depth=decoder.iou_head_depth,
-        iou_head_hidden_dim=decoder.iou_head_hidden_dim)
-    return Sam(image_encoder, prompt_encoder, mask_decoder)
+        iou_head_hidden_dim=decoder.iou_head_hidden_dim))
 
 
 def _tensor(output, name: str) -> torch.Tensor:

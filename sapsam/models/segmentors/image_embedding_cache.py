@@ -1,9 +1,9 @@
-"""Cache of frozen image-encoder outputs."""
+"""Cache of frozen image-encoder outputs and the encoder wrapper using it."""
 import hashlib
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Optional
+from typing import Dict, List, Optional
 
 import torch
 
@@ -117,3 +117,77 @@ class ImageEmbeddingCache:
 
     def __len__(self) -> int:
         return len(self._memory)
+
+
+def module_fingerprint(module: torch.nn.Module, extra: str = '') -> str:
+    """Hex digest of a module's state dict (names and exact bytes) and of
+    ``extra`` (e.g. its sizes): equal digests mean the same function."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(extra.encode())
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class CachedImageEncoder:
+    """A frozen image encoder behind an :class:`ImageEmbeddingCache`.
+
+    Calling it returns the same ``(B, C, h, w)`` embeddings as
+    ``encoder(pixels)`` (run without gradients), computing only the inputs
+    the cache misses; a repeated input in one batch is computed once. Keys
+    are :meth:`ImageEmbeddingCache.make_key` of each input row under the
+    encoder's :func:`module_fingerprint`, which is recomputed after the
+    encoder loads a state dict.
+
+    It is a plain object, not a submodule: the encoder stays where its
+    owner registered it (state-dict keys unchanged) and is only referenced.
+
+    Args:
+        encoder (nn.Module): The frozen encoder.
+        cache (ImageEmbeddingCache): The store.
+        extra (str): Also hashed into the fingerprint (e.g. the encoder's
+            sizes). Defaults to ''.
+    """
+
+    def __init__(self, encoder: torch.nn.Module, cache: ImageEmbeddingCache,
+                 extra: str = '') -> None:
+        self.encoder = encoder
+        self.cache = cache
+        self.extra = extra
+        self._fingerprint: Optional[str] = None
+        encoder.register_load_state_dict_pre_hook(self._forget_fingerprint)
+
+    def _forget_fingerprint(self, *args, **kwargs) -> None:
+        self._fingerprint = None
+
+    def fingerprint(self) -> str:
+        """:func:`module_fingerprint` of the encoder (memoised)."""
+        if self._fingerprint is None:
+            self._fingerprint = module_fingerprint(self.encoder, self.extra)
+        return self._fingerprint
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        cache = self.cache
+        namespace = self.fingerprint()
+        keys = [cache.make_key(row, namespace) for row in pixels]
+        embeddings: List[Optional[torch.Tensor]] = [None] * len(keys)
+        missing: Dict[str, List[int]] = {}
+        for i, key in enumerate(keys):
+            if key in missing:  # same input twice in the batch
+                missing[key].append(i)
+                continue
+            cached = cache.get(key)
+            if cached is None:
+                missing[key] = [i]
+            else:
+                embeddings[i] = cached.to(pixels.device)
+        if missing:
+            rows = [idx[0] for idx in missing.values()]
+            with torch.no_grad():
+                computed = self.encoder(pixels[rows])
+            for (key, idx), embedding in zip(missing.items(), computed):
+                cache.put(key, embedding)
+                for i in idx:  # float32 like the cached ones (autocast)
+                    embeddings[i] = embedding.float()
+        return torch.stack(embeddings)

@@ -1,112 +1,30 @@
 """Person-SAM: SAM prompted by a phrase (SAP-SAM stage s02)."""
-import hashlib
-import os.path as osp
-from functools import partial
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
-from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
-                                       TwoWayTransformer)
-from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
 
 from sapsam.registry import MODELS, PROMPT_ENCODERS, TASK_UTILS
 from sapsam.utils.typing_utils import (ConfigType, OptConfigType,
                                        OptMultiConfig, SampleList)
 from .base_text_segmentor import BaseTextSegmentor
-
-#: Settings shared by the presets (those of ``segment_anything.build_sam``).
-SAM_DEFAULTS = dict(
-    image_size=1024, patch_size=16, window_size=14, mlp_ratio=4.0,
-    prompt_dim=256, decoder_depth=2, decoder_mlp_dim=2048,
-    decoder_num_heads=8, iou_head_depth=3, iou_head_hidden_dim=256)
-
-#: Architecture presets: the official SAM sizes and a tiny one for CPU
-#: (the one ``tools/misc/make_tiny_weights.py`` writes).
-SAM_ARCHS = {
-    'vit_b': dict(embed_dim=768, depth=12, num_heads=12,
-                  global_attn_indexes=(2, 5, 8, 11)),
-    'vit_l': dict(embed_dim=1024, depth=24, num_heads=16,
-                  global_attn_indexes=(5, 11, 17, 23)),
-    'vit_h': dict(embed_dim=1280, depth=32, num_heads=16,
-                  global_attn_indexes=(7, 15, 23, 31)),
-    'tiny': dict(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1, ),
-                 window_size=8, image_size=256, prompt_dim=64,
-                 decoder_mlp_dim=256, decoder_num_heads=4,
-                 iou_head_hidden_dim=64),
-}
-
-
-def sam_arch_settings(arch: Union[str, dict]) -> dict:
-    """Full SAM size settings of a preset name or a dict of overrides.
-
-    A dict may name a preset under ``'arch'`` and override any key of
-    :data:`SAM_DEFAULTS` / :data:`SAM_ARCHS`.
-    """
-    if isinstance(arch, str):
-        arch = dict(arch=arch)
-    arch = dict(arch)
-    name = arch.pop('arch', None)
-    settings = dict(SAM_DEFAULTS)
-    if name is not None:
-        if name not in SAM_ARCHS:
-            raise KeyError(f'unknown SAM arch {name!r}; presets: '
-                           f'{sorted(SAM_ARCHS)}')
-        settings.update(SAM_ARCHS[name])
-    settings.update(arch)
-    required = ('embed_dim', 'depth', 'num_heads', 'global_attn_indexes')
-    missing = [k for k in required if k not in settings]
-    if missing:
-        raise KeyError(f'SAM arch settings lack {missing}: {arch}')
-    unknown = set(settings) - set(SAM_DEFAULTS) - set(required)
-    if unknown:
-        raise KeyError(f'unknown SAM arch settings {sorted(unknown)}')
-    if settings['image_size'] % settings['patch_size']:
-        raise ValueError('image_size must be a multiple of patch_size')
-    return settings
-
-
-def build_sam_modules(settings: dict) -> Tuple[nn.Module, nn.Module,
-                                               nn.Module]:
-    """``segment_anything``'s image encoder, random-Fourier positional
-    encoding and mask decoder with the sizes of ``settings``."""
-    image_encoder = ImageEncoderViT(
-        img_size=settings['image_size'],
-        patch_size=settings['patch_size'],
-        embed_dim=settings['embed_dim'],
-        depth=settings['depth'],
-        num_heads=settings['num_heads'],
-        mlp_ratio=settings['mlp_ratio'],
-        out_chans=settings['prompt_dim'],
-        qkv_bias=True,
-        norm_layer=partial(nn.LayerNorm, eps=1e-6),
-        use_rel_pos=True,
-        global_attn_indexes=tuple(settings['global_attn_indexes']),
-        window_size=settings['window_size'])
-    pe_layer = PositionEmbeddingRandom(settings['prompt_dim'] // 2)
-    mask_decoder = MaskDecoder(
-        num_multimask_outputs=3,
-        transformer=TwoWayTransformer(
-            depth=settings['decoder_depth'],
-            embedding_dim=settings['prompt_dim'],
-            mlp_dim=settings['decoder_mlp_dim'],
-            num_heads=settings['decoder_num_heads']),
-        transformer_dim=settings['prompt_dim'],
-        iou_head_depth=settings['iou_head_depth'],
-        iou_head_hidden_dim=settings['iou_head_hidden_dim'])
-    return image_encoder, pe_layer, mask_decoder
+from .image_embedding_cache import CachedImageEncoder
+from .sam_builder import (build_sam_modules, image_embedding_size,
+                          load_sam_modules, read_sam_checkpoint,
+                          sam_arch_settings)
 
 
 @MODELS.register_module()
 class PersonSAM(BaseTextSegmentor):
     """Text-promptable SAM: segment the region a phrase describes.
 
-    Built from ``segment_anything``'s own modules: the ViT image encoder,
-    the random-Fourier positional encoding and the mask decoder (two-way
-    transformer, single-mask output). SAM's point/box/mask prompt encoder is
+    Built from ``segment_anything``'s own modules by the one SAM builder
+    (:func:`~sapsam.models.segmentors.sam_builder.build_sam_modules`): the
+    ViT image encoder, the random-Fourier positional encoding and the mask
+    decoder (two-way transformer, single-mask output). SAM's point/box/mask prompt encoder is
     replaced by a text path: a BERT phrase encoder and a prompt encoder from
     :data:`PROMPT_ENCODERS` (``CLSPrompt``, ``DensePrompt``, ``DotPrompt``,
     ``MCAPrompt``; supplement Table 5) that turns token features into the
@@ -155,7 +73,8 @@ class PersonSAM(BaseTextSegmentor):
             docs/fidelity.md P3; needs ``geometry='stretch'``). Defaults to
             False (predictions at ``ori_shape``).
         embedding_cache (dict, optional): ``ImageEmbeddingCache`` config;
-            needs a frozen image encoder. Defaults to None.
+            needs a frozen image encoder, which is then called through a
+            ``CachedImageEncoder``. Defaults to None.
         data_preprocessor (dict, optional): Defaults to a
             ``SAMDataPreprocessor`` with the encoder's image size.
         init_cfg (dict | list, optional): MMEngine init config.
@@ -203,8 +122,7 @@ class PersonSAM(BaseTextSegmentor):
         self.iou_loss_weight = iou_loss_weight
         self.image_encoder, self.pe_layer, self.mask_decoder = \
             build_sam_modules(self.sam_settings)
-        grid = image_size // self.sam_settings['patch_size']
-        self.image_embedding_size = (grid, grid)
+        self.image_embedding_size = image_embedding_size(self.sam_settings)
         self.text_encoder = MODELS.build(text_encoder)
         self.prompt_encoder = PROMPT_ENCODERS.build(
             prompt_encoder,
@@ -231,47 +149,22 @@ class PersonSAM(BaseTextSegmentor):
             self.mask_decoder.iou_prediction_head.requires_grad_(False)
 
         self.embedding_cache = None
+        self.cached_image_encoder: Optional[CachedImageEncoder] = None
         if embedding_cache is not None:
             if not freeze_image_encoder:
                 raise ValueError('embedding_cache needs a frozen image '
                                  'encoder (freeze_image_encoder=True)')
             self.embedding_cache = TASK_UTILS.build(embedding_cache)
-        self._encoder_fingerprint: Optional[str] = None
-        self.image_encoder.register_load_state_dict_pre_hook(
-            self._forget_fingerprint)
+            self.cached_image_encoder = CachedImageEncoder(
+                self.image_encoder, self.embedding_cache,
+                extra=repr(sorted(self.sam_settings.items())))
 
     # ------------------------------------------------------------ weights
     def load_sam_checkpoint(self, path: str) -> None:
         """Load an official-format SAM state dict (see ``sam`` above)."""
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'SAM checkpoint not found: {path} (the official '
-                f'sam_vit_b_01ec64.pth, or tiny weights written by '
-                f'tools/misc/make_tiny_weights.py)')
-        state = torch.load(path, map_location='cpu', weights_only=True)
-        if isinstance(state, dict) and isinstance(state.get('state_dict'),
-                                                  dict):
-            state = state['state_dict']
-        if not isinstance(state, dict):
-            raise TypeError(f'{path}: expected a SAM state dict, got '
-                            f'{type(state).__name__}')
-        for name in ('image_encoder', 'mask_decoder'):
-            prefix = f'{name}.'
-            part = {k[len(prefix):]: v
-                    for k, v in state.items() if k.startswith(prefix)}
-            if not part:
-                raise KeyError(f'{path}: no "{prefix}*" weights; not a '
-                               f'segment_anything SAM checkpoint')
-            try:
-                getattr(self, name).load_state_dict(part, strict=True)
-            except RuntimeError as err:
-                raise RuntimeError(
-                    f'{path}: its {name} does not fit SAM arch '
-                    f'{self.sam_settings}: {err}') from err
-        pe_key = 'prompt_encoder.pe_layer.positional_encoding_gaussian_matrix'
-        if pe_key not in state:
-            raise KeyError(f'{path}: missing {pe_key}')
-        self.pe_layer.positional_encoding_gaussian_matrix.copy_(state[pe_key])
+        state = read_sam_checkpoint(path)
+        load_sam_modules(state, path, self.sam_settings, self.image_encoder,
+                         self.pe_layer, self.mask_decoder)
         no_mask_key = 'prompt_encoder.no_mask_embed.weight'
         no_mask = getattr(self.prompt_encoder, 'no_mask_embed', None)
         if no_mask_key in state and isinstance(no_mask, nn.Embedding) and \
@@ -293,22 +186,6 @@ class PersonSAM(BaseTextSegmentor):
             self.mask_decoder.eval()
         return self
 
-    def _forget_fingerprint(self, *args, **kwargs) -> None:
-        self._encoder_fingerprint = None
-
-    def encoder_fingerprint(self) -> str:
-        """Hash of the image encoder's weights and sizes (cache namespace);
-        recomputed after the encoder loads a state dict."""
-        if self._encoder_fingerprint is None:
-            digest = hashlib.blake2b(digest_size=20)
-            digest.update(repr(sorted(self.sam_settings.items())).encode())
-            for name, tensor in self.image_encoder.state_dict().items():
-                digest.update(name.encode())
-                digest.update(
-                    tensor.detach().contiguous().cpu().numpy().tobytes())
-            self._encoder_fingerprint = digest.hexdigest()
-        return self._encoder_fingerprint
-
     # ------------------------------------------------------------ encoding
     def encode_image(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Image embeddings, from the cache where possible.
@@ -324,30 +201,9 @@ class PersonSAM(BaseTextSegmentor):
                                                                  size):
             raise ValueError(f'encode_image expects (B, 3, {size}, {size}), '
                              f'got {tuple(pixel_values.shape)}')
-        if self.embedding_cache is None:
+        if self.cached_image_encoder is None:
             return self._run_image_encoder(pixel_values)
-        cache = self.embedding_cache
-        namespace = self.encoder_fingerprint()
-        keys = [cache.make_key(row, namespace) for row in pixel_values]
-        embeddings: List[Optional[torch.Tensor]] = [None] * len(keys)
-        missing: Dict[str, List[int]] = {}
-        for i, key in enumerate(keys):
-            if key in missing:  # same input twice in the batch
-                missing[key].append(i)
-                continue
-            cached = cache.get(key)
-            if cached is None:
-                missing[key] = [i]
-            else:
-                embeddings[i] = cached.to(pixel_values.device)
-        if missing:
-            rows = [idx[0] for idx in missing.values()]
-            computed = self._run_image_encoder(pixel_values[rows])
-            for (key, idx), embedding in zip(missing.items(), computed):
-                cache.put(key, embedding)
-                for i in idx:  # float32 like the cached ones (autocast)
-                    embeddings[i] = embedding.float()
-        return torch.stack(embeddings)
+        return self.cached_image_encoder(pixel_values)
 
     def _run_image_encoder(self, pixel_values: torch.Tensor) -> torch.Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled()
@@ -502,52 +358,12 @@ class PersonSAM(BaseTextSegmentor):
         """Low-res logits ``(B, 1, S/4, S/4)``."""
         return self.encode_decode(inputs, data_samples)
 
-    @torch.no_grad()
     def segment_phrases(self,
                         image: np.ndarray,
                         phrases: Sequence[str],
                         batch_size: int = 32
                         ) -> Tuple[np.ndarray, np.ndarray]:
-        """Masks of many phrases on one image (the image is encoded once).
-
-        Args:
-            image (np.ndarray): ``(H, W, 3)`` uint8 RGB.
-            phrases (list[str]): ``N`` non-empty phrases.
-            batch_size (int): Phrases decoded together. Defaults to 32.
-
-        Returns:
-            tuple: masks ``(N, H, W)`` bool at the original resolution and
-            IoU-head scores ``(N,)`` float32.
-        """
-        if isinstance(phrases, str):
-            raise TypeError('phrases must be a list of str, not one str')
-        for i, phrase in enumerate(phrases):
-            if not isinstance(phrase, str) or not phrase.strip():
-                raise ValueError(f'segment_phrases: phrase {i} is empty or '
-                                 f'not a string: {phrase!r}')
-        if batch_size < 1:
-            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-        ori_shape = tuple(image.shape[:2])
-        if not phrases:
-            return (np.zeros((0, *ori_shape), dtype=bool),
-                    np.zeros((0, ), dtype=np.float32))
-        was_training = self.training
-        self.eval()
-        try:
-            pixels, img_shape = self.data_preprocessor.preprocess_image(image)
-            embeddings = self.encode_image(pixels)
-            pad_shape = pixels.shape[-2:] if self.geometry == 'sam' else None
-            masks, scores = [], []
-            for start in range(0, len(phrases), batch_size):
-                chunk = list(phrases[start:start + batch_size])
-                logits, iou = self.decode(
-                    embeddings, chunk,
-                    torch.zeros(len(chunk), dtype=torch.long))
-                logits = self.resize_to_original(logits, img_shape, ori_shape,
-                                                 pad_shape)
-                masks.append((logits[:, 0] > self.mask_threshold).cpu())
-                scores.append(iou.float().cpu())
-        finally:
-            self.train(was_training)
-        return (torch.cat(masks).numpy(),
-                torch.cat(scores).numpy().astype(np.float32))
+        """Masks ``(N, H, W)`` bool and IoU-head scores ``(N,)`` of many
+        phrases on one RGB image: :func:`sapsam.apis.segment_phrases`."""
+        from sapsam.apis.person_sam_inference import segment_phrases
+        return segment_phrases(self, image, phrases, batch_size)

@@ -1,3 +1,3 @@
-from .bert_text_encoder import BertTextEncoder
+from .bert_text_encoder import BertTextEncoder, check_phrases
 
-__all__ = ['BertTextEncoder']
+__all__ = ['BertTextEncoder', 'check_phrases']

@@ -9,6 +9,18 @@ from sapsam.registry import MODELS
 from sapsam.utils.typing_utils import OptMultiConfig
 
 
+def check_phrases(phrases: Sequence[str], owner: str) -> None:
+    """Raise unless ``phrases`` is a list of non-empty strings; errors
+    name ``owner`` and the bad phrase's index."""
+    if isinstance(phrases, str):
+        raise TypeError(f'{owner}: phrases must be a list of str, not one '
+                        f'str')
+    for i, phrase in enumerate(phrases):
+        if not isinstance(phrase, str) or not phrase.strip():
+            raise ValueError(f'{owner}: phrase {i} is empty or not a '
+                             f'string: {phrase!r}')
+
+
 @MODELS.register_module()
 class BertTextEncoder(BaseModule):
     """Tokenise phrases and encode them with ``transformers.BertModel``.
@@ -101,12 +113,7 @@ class BertTextEncoder(BaseModule):
 
     def tokenize(self, texts: Sequence[str]) -> dict:
         """Token ids, token type ids and attention mask, each ``(B, L)``."""
-        if isinstance(texts, str):
-            raise TypeError('texts must be a list of phrases, not one str')
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f'BertTextEncoder: phrase {i} is empty or '
-                                 f'not a string: {text!r}')
+        check_phrases(texts, 'BertTextEncoder')
         return self.tokenizer(
             list(texts), padding='max_length', truncation=True,
             max_length=self.max_length, return_tensors='pt')
