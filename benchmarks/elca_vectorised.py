@@ -1,9 +1,9 @@
 """Benchmark: vectorised ELCA alignment head vs the per-pair loop.
 
-Forward + backward of :class:`sapsam.models.ELCAAlign` and of
-``elca_loss_loop`` of ``tests/test_sapsam/elca_reference.py`` (one ``nn.MultiheadAttention`` call per
-positive and per negative pair, as the official code) on the same random
-inputs and the same negatives. Default size: batch 64, 6 parts, D = 512,
+Forward + backward of :class:`sapsam.models.ELCAAlign` and of the official
+loop ``elca_loss_loop`` (in ``tests/test_sapsam/elca_reference.py``: one
+``nn.MultiheadAttention`` call per positive and per negative pair) on the
+same random inputs and the same negatives. Default size: batch 64, 6 parts, D = 512,
 193 image tokens (24x8 patches + [CLS]), 77 text tokens.
 
 Usage::

@@ -1,6 +1,5 @@
 """Tests of sapsam.evaluation.functional.rank_metrics and its benchmark."""
 import importlib.util
-import math
 import os
 
 import pytest
