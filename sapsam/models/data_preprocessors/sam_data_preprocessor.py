@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 from mmengine.structures import PixelData
+from segment_anything.utils.transforms import ResizeLongestSide
 
 from sapsam.registry import MODELS
 
@@ -133,10 +134,13 @@ class SAMDataPreprocessor(BaseDataPreprocessor):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f'image must be (H, W, 3) uint8 RGB, got '
                              f'{image.shape} {image.dtype}')
-        resized = mmcv.imrescale(
-            image, (self.image_size, self.image_size),
-            interpolation=self.resize_interpolation,
-            backend=self.resize_backend)
+        # SAM's longest-side geometry (equal to mmcv's keep-ratio Resize of
+        # the pipeline); the interpolation is the pipeline's.
+        h, w = ResizeLongestSide.get_preprocess_shape(*image.shape[:2],
+                                                      self.image_size)
+        resized = mmcv.imresize(image, (w, h),
+                                interpolation=self.resize_interpolation,
+                                backend=self.resize_backend)
         tensor = torch.from_numpy(np.ascontiguousarray(
             resized.transpose(2, 0, 1))).to(self.mean.device)
         if self.bgr_to_rgb:  # forward() flips BGR->RGB; the input is RGB
