@@ -5,7 +5,6 @@ import os
 import os.path as osp
 import stat
 import subprocess
-import sys
 
 import pytest
 
@@ -99,21 +98,46 @@ def test_split_redoes_exactly_an_edited_caption(cuhk, tmp_path, monkeypatch,
     assert len(asked) == 152
 
 
-def test_concurrent_shards_merge(cuhk, tmp_path):
-    """Two shards started together: both exit 0 and the final file is
-    written (by whichever finished last)."""
+def test_concurrent_shards_merge(cuhk, tmp_path, split_tool, monkeypatch):
+    """Two shards working at the same time (both read the progress before
+    either finished): both succeed and the final file is written, complete
+    (by the last to finish; a shard finishing at the same moment rewrites
+    the same content atomically)."""
+    import threading
     out = tmp_path / 'out'
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
-    procs = [subprocess.Popen(
-        [sys.executable, 'tools/data/split_captions.py', SPLIT_CFG,
-         '--shard', f'{i}/2', '--cfg-options', f'dataset.data_root={cuhk}',
-         f'out_dir={out}'], cwd=REPO, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True) for i in range(2)]
-    logs = [p.communicate(timeout=120)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], logs
-    assert len(read_data_final(
-        str(out / 'CUHK-PEDES_data_final_152.json'))) > 0
-    assert sum('wrote' in log for log in logs) == 1, logs
+    real_build = split_tool.CAPTION_SPLITTERS.build
+    both_working = threading.Barrier(2, timeout=60)
+
+    def build(cfg):
+        splitter = real_build(cfg)
+        original = splitter.split
+
+        def split(captions):
+            both_working.wait()
+            return original(captions)
+
+        splitter.split = split
+        return splitter
+
+    monkeypatch.setattr(split_tool.CAPTION_SPLITTERS, 'build', build)
+    results, errors = {}, []
+
+    def shard(i):
+        try:
+            results[i] = _split(split_tool, cuhk, out, '--shard', f'{i}/2')
+        except BaseException as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=shard, args=(i, )) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    written = [r for r in results.values() if r is not None]
+    assert written, results
+    assert len(read_data_final(written[0][0])) == 152
+    assert not [f for f in os.listdir(out) if f.startswith('.tmp_')]
 
 
 def _fake_masks(mask_tool, monkeypatch, seen):
