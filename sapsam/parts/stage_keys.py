@@ -87,3 +87,46 @@ def remove_stale_temp_files(*folders: str) -> int:
         print_log(f'removed {removed} temp file(s) of an interrupted run in '
                   f'{", ".join(folders)}', logger='current')
     return removed
+
+
+# ------------------------------------------------- files a stage wrote
+#: Per output folder: the files the stage tools wrote, with their sha256.
+MANIFEST = '.sapsam_generated.json'
+
+
+def _read_manifest(out_dir: str) -> dict:
+    path = osp.join(out_dir, MANIFEST)
+    if not osp.isfile(path):
+        return {}
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def refuse_foreign_files(out_dir: str, names) -> None:
+    """Raise if a file to write exists but no stage tool wrote it (official
+    annotations) or it changed since (edited by hand).
+
+    Raises:
+        FileExistsError: naming the files and how to write elsewhere.
+    """
+    manifest = _read_manifest(out_dir)
+    foreign = [osp.join(out_dir, n) for n in names
+               if osp.isfile(osp.join(out_dir, n)) and
+               manifest.get(n) != file_digest(osp.join(out_dir, n))]
+    if foreign:
+        raise FileExistsError(
+            f'refusing to overwrite {", ".join(foreign)}: not written by '
+            'this tool (official annotations or edited by hand). Write the '
+            'generated files elsewhere with --out-dir DIR (or --cfg-options '
+            'out_dir=DIR), or move these files away.')
+
+
+def write_tracked(out_dir: str, name: str, writer, payload) -> None:
+    """``writer(out_dir/name, payload)`` and record the file's digest in the
+    folder's manifest (so a rerun may overwrite it)."""
+    from sapsam.parts.formats import atomic_write_json
+    path = osp.join(out_dir, name)
+    writer(path, payload)
+    manifest = _read_manifest(out_dir)
+    manifest[name] = file_digest(path)
+    atomic_write_json(osp.join(out_dir, MANIFEST), manifest)

@@ -148,16 +148,23 @@ def to_safe_form(obj: Any) -> Any:
 
 
 def from_safe_form(obj: Any) -> Any:
-    """Inverse of :func:`to_safe_form`."""
+    """Inverse of :func:`to_safe_form`. Containers without tagged entries
+    are returned as they are (a state dict keeps its ``_metadata``)."""
     if isinstance(obj, dict):
         if obj.get(_BUFFER_TAG) is True:
             from mmengine.logging import HistoryBuffer
             return HistoryBuffer(obj['log'], obj['count'], obj['max_length'])
         if obj.get(_ARRAY_TAG) is True:
             return np.asarray(obj['data'], dtype=obj['dtype'])
-        return type(obj)((k, from_safe_form(v)) for k, v in obj.items())
+        items = {k: from_safe_form(v) for k, v in obj.items()}
+        if all(items[k] is v for k, v in obj.items()):
+            return obj
+        return type(obj)(items.items())
     if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
-        return type(obj)(from_safe_form(v) for v in obj)
+        items = [from_safe_form(v) for v in obj]
+        if all(a is b for a, b in zip(items, obj)):
+            return obj
+        return type(obj)(items)
     return obj
 
 

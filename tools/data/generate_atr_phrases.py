@@ -25,7 +25,6 @@ Example::
         configs/parts/atr_phrases_template_synthetic.py
 """
 import argparse
-import json
 import os.path as osp
 import sys
 
@@ -43,13 +42,12 @@ from sapsam.parts.formats import (ATR_CLASSES,  # noqa: E402
 from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
                                    read_progress)
 from sapsam.parts.stage_keys import (content_key, file_digest,  # noqa: E402
-                                     merge_lock, remove_stale_temp_files)
+                                     merge_lock, refuse_foreign_files,
+                                     remove_stale_temp_files, write_tracked)
 from sapsam.registry import PHRASE_GENERATORS  # noqa: E402
 from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
 
 RAW_PATTERN = 'atr_descriptions_raw*.jsonl'
-#: Files this tool wrote, with their sha256 (what it may overwrite).
-MANIFEST = '.sapsam_generated.json'
 
 
 def output_files(cfg, out_dir, num_images):
@@ -59,38 +57,6 @@ def output_files(cfg, out_dir, num_images):
              'atr_item_descriptions.json'] +
             [f'atr_item_descriptions_{name}.json' for name in
              cfg.split_names])
-
-
-def read_manifest(out_dir):
-    path = osp.join(out_dir, MANIFEST)
-    if not osp.isfile(path):
-        return {}
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
-
-
-def refuse_foreign_files(out_dir, names):
-    """Raise if a file to write exists but was not written by this tool
-    (or was changed since)."""
-    manifest = read_manifest(out_dir)
-    foreign = [osp.join(out_dir, n) for n in names
-               if osp.isfile(osp.join(out_dir, n)) and
-               manifest.get(n) != file_digest(osp.join(out_dir, n))]
-    if foreign:
-        raise FileExistsError(
-            f'refusing to overwrite {", ".join(foreign)}: not written by '
-            'this tool (official annotations or edited by hand). Write the '
-            'generated phrases elsewhere with --out-dir DIR (or '
-            '--cfg-options out_dir=DIR), or move these files away.')
-
-
-def write_tracked(out_dir, name, writer, payload):
-    """Write ``out_dir/name`` with ``writer`` and record its digest."""
-    path = osp.join(out_dir, name)
-    writer(path, payload)
-    manifest = read_manifest(out_dir)
-    manifest[name] = file_digest(path)
-    atomic_write_json(osp.join(out_dir, MANIFEST), manifest)
 
 
 def parse_args(argv=None):

@@ -28,6 +28,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 import numpy as np  # noqa: E402
 
 from sapsam.parts.formats import write_atr_descriptions  # noqa: E402
+from sapsam.parts.stage_keys import (refuse_foreign_files,  # noqa: E402
+                                     write_tracked)
 
 
 def read_records(path: str) -> List[dict]:
@@ -124,12 +126,15 @@ def main(argv=None) -> Dict[str, dict]:
     args = parser.parse_args(argv)
     if len(args.names) != len(args.ratios):
         parser.error('--names and --ratios must have the same length')
+    files = [f'atr_item_descriptions_{name}.json' for name in args.names]
+    # Never overwrite annotation files no sapsam tool wrote (data/ATR).
+    refuse_foreign_files(args.out_dir, files)
     records = [r for path in args.inputs for r in read_records(path)]
     splits = split_records(records, args.ratios, args.seed, args.unit)
     summary, seen = {}, {}
-    for name, subset in zip(args.names, splits):
-        path = osp.join(args.out_dir, f'atr_item_descriptions_{name}.json')
-        write_atr_descriptions(path, subset)
+    for name, file_name, subset in zip(args.names, files, splits):
+        write_tracked(args.out_dir, file_name, write_atr_descriptions,
+                      subset)
         images = {r['name'] for r in subset}
         summary[name] = dict(records=len(subset), images=len(images))
         seen[name] = images
