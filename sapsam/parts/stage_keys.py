@@ -102,14 +102,25 @@ def _read_manifest(out_dir: str) -> dict:
         return json.load(f)
 
 
-def refuse_foreign_files(out_dir: str, names) -> None:
+def refuse_foreign_files(out_dir: str, names,
+                         legacy_progress: Optional[str] = None) -> None:
     """Raise if a file to write exists but no stage tool wrote it (official
     annotations) or it changed since (edited by hand).
+
+    Args:
+        out_dir (str): The output folder.
+        names: File names to write, relative to ``out_dir``.
+        legacy_progress (str, optional): Glob of the tool's progress files:
+            a folder holding them but no manifest is the tool's output of a
+            version that wrote no manifest, and may be overwritten.
 
     Raises:
         FileExistsError: naming the files and how to write elsewhere.
     """
     manifest = _read_manifest(out_dir)
+    if not manifest and legacy_progress and glob.glob(
+            osp.join(out_dir, legacy_progress)):
+        return
     foreign = [osp.join(out_dir, n) for n in names
                if osp.isfile(osp.join(out_dir, n)) and
                manifest.get(n) != file_digest(osp.join(out_dir, n))]

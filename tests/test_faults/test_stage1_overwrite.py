@@ -40,3 +40,22 @@ def test_own_files_are_rewritten_edited_ones_are_not(atr_root, tmp_path,
     with pytest.raises(FileExistsError, match=str(dev)):
         _run(tools, atr_root, out)
     assert '"text": "my ' in dev.read_text()
+
+
+def test_split_tool_never_overwrites_official_files(atr_root, tools):
+    official = osp.join(atr_root, 'atr_item_descriptions_dev.json')
+    before = open(official, 'rb').read()
+    with pytest.raises(FileExistsError, match='refusing to overwrite'):
+        tools.load('tools/data/split_atr_phrases.py').main(
+            [official, '--out-dir', atr_root])
+    assert open(official, 'rb').read() == before
+
+
+def test_output_of_a_run_without_manifest_is_the_tools_own(atr_root,
+                                                           tmp_path, tools):
+    """A folder with this tool's progress files but no manifest (written
+    before manifests existed, e.g. an earlier demo) may be overwritten."""
+    out = tmp_path / 'old_run'
+    assert _run(tools, atr_root, out)
+    (out / '.sapsam_generated.json').unlink()
+    assert _run(tools, atr_root, out)

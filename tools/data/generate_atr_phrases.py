@@ -83,7 +83,7 @@ def split_by_image(names, ratios, seed):
 def finalize(cfg, out_dir, raw):
     """Write the official raw list, then the flattened split files."""
     names = output_files(cfg, out_dir, len(raw))
-    refuse_foreign_files(out_dir, names)
+    refuse_foreign_files(out_dir, names, RAW_PATTERN)
     # The official script's raw output (docs/fidelity.md F1), for exchange.
     write_tracked(out_dir, names[0], atomic_write_json,
                   [dict(description=raw[name], name=name, id=i)
@@ -133,7 +133,8 @@ def main(argv=None):
     if not pairs:
         raise FileNotFoundError(f'no image/label-map pairs under '
                                 f'{cfg.data_root}')
-    refuse_foreign_files(out_dir, output_files(cfg, out_dir, len(pairs)))
+    refuse_foreign_files(out_dir, output_files(cfg, out_dir, len(pairs)),
+                         RAW_PATTERN)
     generator_key = content_key(cfg.generator)
     keys = {name: content_key(file_digest(img), file_digest(mask),
                               generator_key)
