@@ -312,7 +312,26 @@ class GalleryRanker:
                     row_offset: int, finite: bool = False
                     ) -> Dict[str, Tensor]:
         """Per-query stats of a contiguous chunk of rows; ``finite`` skips
-        the check for infinite and NaN scores."""
+        the check for infinite and NaN scores.
+
+        On a CPU the chunk is ranked on one thread: its passes are
+        memory-bound and short, and each would otherwise wait for every
+        intra-op thread (much slower when other jobs share the cores); the
+        products keep all threads.
+        """
+        threads = torch.get_num_threads()
+        if similarity.device.type != 'cpu' or threads == 1:
+            return self._rank_chunk_here(similarity, query_pids, row_offset,
+                                         finite)
+        torch.set_num_threads(1)
+        try:
+            return self._rank_chunk_here(similarity, query_pids, row_offset,
+                                         finite)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _rank_chunk_here(self, similarity: Tensor, query_pids: Tensor,
+                         row_offset: int, finite: bool) -> Dict[str, Tensor]:
         query_pids = query_pids.to(similarity.device)
         columns, valid, num_matches = _match_columns(self.gallery,
                                                      query_pids, row_offset)
