@@ -62,8 +62,7 @@ class TBPRMetric(BaseMetric):
         >>> evaluator.evaluate(2)  # doctest: +SKIP
         {'t2i/R1': 50.0, 't2i/mAP': 79.166..., 't2i/mINP': 83.333...}
     """
-    # Keys are prefixed in compute_metrics: t2i and i2t get their own.
-    default_prefix: Optional[str] = None
+    default_prefix: Optional[str] = 't2i'
 
     def __init__(self,
                  topk: Sequence[int] = (1, 5, 10),
@@ -71,9 +70,11 @@ class TBPRMetric(BaseMetric):
                  i2t: bool = False,
                  i2t_prefix: str = 'i2t',
                  collect_device: str = 'cpu') -> None:
-        super().__init__(collect_device=collect_device, prefix=None)
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        # compute_metrics prefixes the keys itself (t2i and i2t each get
+        # their own), so BaseMetric.evaluate must not add one.
+        self.t2i_prefix, self.prefix = self.prefix, None
         self.topk = check_topk(topk)
-        self.t2i_prefix = prefix
         self.i2t = bool(i2t)
         self.i2t_prefix = i2t_prefix
         self._ranker: Optional[GalleryRanker] = None
