@@ -69,7 +69,7 @@ def test_split_redoes_exactly_an_edited_caption(cuhk, tmp_path, monkeypatch,
     train[1]['captions'][0] = 'A man in a green hat and orange shorts.'
     (cuhk / 'reid_raw.json').write_text(json.dumps(ann))
     edited = len(train[0]['captions'])        # caption_idx of the edit
-    real_build = split_tool.CAPTION_SPLITTERS.build
+    real_build = split_tool.TASK_UTILS.build
     asked = []
 
     def build(cfg):
@@ -83,7 +83,7 @@ def test_split_redoes_exactly_an_edited_caption(cuhk, tmp_path, monkeypatch,
         splitter.split = split
         return splitter
 
-    monkeypatch.setattr(split_tool.CAPTION_SPLITTERS, 'build', build)
+    monkeypatch.setattr(split_tool.TASK_UTILS, 'build', build)
     # A temp file of a killed final write does not survive the rerun.
     (out / '.tmp_killed_CUHK-PEDES_data_final_152.json').write_text('[')
     data_final, _ = _split(split_tool, cuhk, out)
@@ -105,7 +105,7 @@ def test_concurrent_shards_merge(cuhk, tmp_path, split_tool, monkeypatch):
     the same content atomically)."""
     import threading
     out = tmp_path / 'out'
-    real_build = split_tool.CAPTION_SPLITTERS.build
+    real_build = split_tool.TASK_UTILS.build
     both_working = threading.Barrier(2, timeout=60)
 
     def build(cfg):
@@ -119,7 +119,7 @@ def test_concurrent_shards_merge(cuhk, tmp_path, split_tool, monkeypatch):
         splitter.split = split
         return splitter
 
-    monkeypatch.setattr(split_tool.CAPTION_SPLITTERS, 'build', build)
+    monkeypatch.setattr(split_tool.TASK_UTILS, 'build', build)
     results, errors = {}, []
 
     def shard(i):

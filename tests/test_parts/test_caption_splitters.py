@@ -6,7 +6,7 @@ import pytest
 from sapsam.parts.caption_splitters import (LLMCaptionSplitter,
                                             RuleCaptionSplitter,
                                             parse_phrase_list)
-from sapsam.registry import CAPTION_SPLITTERS
+from sapsam.registry import TASK_UTILS
 
 
 @pytest.mark.parametrize('caption, expected', [
@@ -42,7 +42,7 @@ def test_rule_splitter_cases(caption, expected):
 
 
 def test_rule_splitter_reports_captions_without_phrases():
-    splitter = CAPTION_SPLITTERS.build(dict(type='RuleCaptionSplitter'))
+    splitter = TASK_UTILS.build(dict(type='RuleCaptionSplitter'))
     results = splitter.split(['Walking down the street quickly.',
                               'a man in a black shirt'])
     assert not results[0].ok and 'no appearance phrase' in results[0].error
@@ -158,7 +158,7 @@ def tiny_lm(tmp_path_factory):
 
 
 def test_llm_splitter_with_random_model_reports_every_failure(tiny_lm):
-    splitter = CAPTION_SPLITTERS.build(dict(
+    splitter = TASK_UTILS.build(dict(
         type='LLMCaptionSplitter', model_path=tiny_lm, max_new_tokens=6,
         max_retries=1, batch_size=2))
     assert not splitter.use_chat          # this tokenizer has no template

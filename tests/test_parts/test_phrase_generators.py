@@ -10,7 +10,7 @@ from sapsam.parts import ATR_CROP_GROUPS, ATR_PART_GROUPS, formats
 from sapsam.parts.phrase_generators import (Blip2PhraseGenerator,
                                             TemplatePhraseGenerator)
 from sapsam.parts.regions import extract_part_region
-from sapsam.registry import PHRASE_GENERATORS
+from sapsam.registry import TASK_UTILS
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
@@ -63,8 +63,8 @@ FIXED_WORDS = {'1': 'a {colour} hat', '2': '{length}{colour} hair',
 
 
 def test_template_phrases_describe_colour_and_class():
-    gen = PHRASE_GENERATORS.build(dict(type='TemplatePhraseGenerator',
-                                       templates=FIXED_WORDS))
+    gen = TASK_UTILS.build(dict(type='TemplatePhraseGenerator',
+                                templates=FIXED_WORDS))
     short = helpers.draw_person(long_hair=False)
     long_dark = helpers.draw_person(long_hair=True, shade=0.65, seed=1)
     out = gen.generate([short[0], long_dark[0]], [short[1], long_dark[1]],
@@ -110,9 +110,9 @@ def test_blip2_generates_one_answer_per_group_batched(tiny_blip2):
     image, labels = helpers.draw_person()
     image2, labels2 = helpers.draw_person(long_hair=True, seed=5)
     one = Blip2PhraseGenerator(tiny_blip2, batch_size=1, max_new_tokens=4)
-    many = PHRASE_GENERATORS.build(dict(type='Blip2PhraseGenerator',
-                                        model_path=tiny_blip2, batch_size=16,
-                                        max_new_tokens=4))
+    many = TASK_UTILS.build(dict(type='Blip2PhraseGenerator',
+                                 model_path=tiny_blip2, batch_size=16,
+                                 max_new_tokens=4))
     out1 = one.generate([image, image2], [labels, labels2], ['a', 'b'])
     out2 = many.generate([image, image2], [labels, labels2], ['a', 'b'])
     assert set(out1[0]) == {'2', '4', '6', '9', '16'}
@@ -177,7 +177,7 @@ def test_stage1_tool_writes_split_files_and_resumes(tmp_path, stage1_tool,
     def fail(*args, **kwargs):
         raise AssertionError('generator built although all work is done')
 
-    monkeypatch.setattr(stage1_tool.PHRASE_GENERATORS, 'build', fail)
+    monkeypatch.setattr(stage1_tool.TASK_UTILS, 'build', fail)
     run_stage1(stage1_tool, tmp_path / 'ATR', out)
     assert (out / 'atr_item_descriptions.json').read_bytes() == before
 

@@ -64,7 +64,7 @@ def test_split_tool_writes_official_files_errors_and_resumes(tmp_path,
     def fail(*args, **kwargs):
         raise AssertionError('splitter built although all work is done')
 
-    monkeypatch.setattr(split_tool.CAPTION_SPLITTERS, 'build', fail)
+    monkeypatch.setattr(split_tool.TASK_UTILS, 'build', fail)
     run_split(tmp_path / 'CUHK', out)
     monkeypatch.undo()
     # --retry-errors redoes only the failed caption; the newer answer
@@ -77,7 +77,7 @@ def test_split_tool_writes_official_files_errors_and_resumes(tmp_path,
             asked.append(list(captions))
             return [SplitResult(['the street'])] * len(captions)
 
-    monkeypatch.setattr(split_tool.CAPTION_SPLITTERS, 'build',
+    monkeypatch.setattr(split_tool.TASK_UTILS, 'build',
                         lambda cfg: Retry())
     data_final, _ = run_split(tmp_path / 'CUHK', out, '--retry-errors')
     assert asked == [['Walking down the street.']]
@@ -192,11 +192,11 @@ EXPECTED_CONFIGS = {
 
 def test_every_parts_config_parses():
     from mmengine.config import Config
-    from sapsam.registry import CAPTION_SPLITTERS, MODELS, PHRASE_GENERATORS
+    from sapsam.registry import MODELS, TASK_UTILS
     cfg_dir = osp.join(REPO, 'configs/parts')
     found = sorted(f for f in os.listdir(cfg_dir) if f.endswith('.py'))
     assert found == sorted(EXPECTED_CONFIGS)
-    registries = dict(generator=PHRASE_GENERATORS, splitter=CAPTION_SPLITTERS,
+    registries = dict(generator=TASK_UTILS, splitter=TASK_UTILS,
                       model=MODELS)
     for name, key in EXPECTED_CONFIGS.items():
         cfg = Config.fromfile(osp.join(cfg_dir, name))

@@ -4,7 +4,7 @@ import torch
 
 from sapsam.models.prompt_encoders import (CLSPrompt, DensePrompt, DotPrompt,
                                            MCAPrompt)
-from sapsam.registry import PROMPT_ENCODERS
+from sapsam.registry import MODELS
 
 TEXT_DIM, EMBED_DIM, GRID = 24, 16, (4, 6)
 VARIANTS = ['CLSPrompt', 'DensePrompt', 'DotPrompt', 'MCAPrompt']
@@ -16,7 +16,7 @@ def build(name, **kwargs):
     kwargs.setdefault('image_embedding_size', GRID)
     if name == 'MCAPrompt':
         kwargs.setdefault('num_heads', 2)
-    return PROMPT_ENCODERS.build(dict(type=name, **kwargs))
+    return MODELS.build(dict(type=name, **kwargs))
 
 
 def inputs(batch=3, length=8, seed=0):
@@ -49,7 +49,7 @@ def test_registry_swap_by_type(name):
            'DotPrompt': DotPrompt, 'MCAPrompt': MCAPrompt}[name]
     assert type(build(name)) is cls
     # A config may name the class object instead of the string.
-    assert type(PROMPT_ENCODERS.build(dict(
+    assert type(MODELS.build(dict(
         type=cls, text_dim=TEXT_DIM, embed_dim=EMBED_DIM,
         image_embedding_size=(6, 6)))) is cls
 

@@ -11,7 +11,7 @@ from sapsam.models.alignment_heads import (AvgPoolAlign, Conv1DAlign,
                                            build_part_masks,
                                            gather_masked_tokens,
                                            sample_phrase_negatives)
-from sapsam.registry import ALIGNMENT_HEADS
+from sapsam.registry import MODELS
 
 DIM, TEXT_LEN, NUM_PARTS = 16, 16, 3
 REFERENCE = os.path.join(os.path.dirname(__file__), 'elca_reference.py')
@@ -230,8 +230,8 @@ def test_heads_build_from_their_registry():
                            ('Conv1DAlign', Conv1DAlign),
                            ('MHSAAlign', MHSAAlign),
                            ('ELCAAlign', ELCAAlign)):
-        head = ALIGNMENT_HEADS.build(dict(type=type_name, embed_dim=DIM))
+        head = MODELS.build(dict(type=type_name, embed_dim=DIM))
         assert type(head) is cls
-    assert ALIGNMENT_HEADS.build(dict(type='ELCAAlign')).readout == 'region'
+    assert MODELS.build(dict(type='ELCAAlign')).readout == 'region'
     with pytest.raises(ValueError, match='readout'):
         ELCAAlign(readout='mean')

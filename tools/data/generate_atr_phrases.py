@@ -44,7 +44,7 @@ from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
 from sapsam.parts.stage_keys import (content_key, file_digest,  # noqa: E402
                                      merge_lock, refuse_foreign_files,
                                      remove_stale_temp_files, write_tracked)
-from sapsam.registry import PHRASE_GENERATORS  # noqa: E402
+from sapsam.registry import TASK_UTILS  # noqa: E402
 from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
 
 RAW_PATTERN = 'atr_descriptions_raw*.jsonl'
@@ -146,7 +146,7 @@ def main(argv=None):
               f'{len(todo)} to do in shard {shard}/{num_shards}',
               logger='current')
     if todo:
-        generator = PHRASE_GENERATORS.build(cfg.generator)
+        generator = TASK_UTILS.build(cfg.generator)
         suffix = '' if num_shards == 1 else f'.shard{shard}of{num_shards}'
         ids = {p[0]: k for k, p in enumerate(pairs)}
         bar = ProgressBar(len(todo))

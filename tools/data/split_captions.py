@@ -39,7 +39,7 @@ from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
                                    read_progress)
 from sapsam.parts.stage_keys import (content_key, merge_lock,  # noqa: E402
                                      remove_stale_temp_files)
-from sapsam.registry import CAPTION_SPLITTERS, DATASETS  # noqa: E402
+from sapsam.registry import DATASETS, TASK_UTILS  # noqa: E402
 from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
 
 
@@ -129,7 +129,7 @@ def main(argv=None):
               f'done, {len(todo)} to do in shard {shard}/{num_shards}',
               logger='current')
     if todo:
-        splitter = CAPTION_SPLITTERS.build(cfg.splitter)
+        splitter = TASK_UTILS.build(cfg.splitter)
         suffix = '' if num_shards == 1 else f'.shard{shard}of{num_shards}'
         failed = 0
         bar = ProgressBar(len(todo))

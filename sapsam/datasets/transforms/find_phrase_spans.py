@@ -6,7 +6,7 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
 
-from sapsam.registry import TOKENIZERS, TRANSFORMS
+from sapsam.registry import TASK_UTILS, TRANSFORMS
 
 
 def find_phrase_span(text_ids: Sequence[int],
@@ -113,7 +113,7 @@ class FindPhraseSpans(BaseTransform):
             raise ValueError(f'max_parts must be >= 1, got {max_parts}')
         self.max_parts = max_parts
         self.max_mismatch = max_mismatch
-        self.tokenizer = TOKENIZERS.build(
+        self.tokenizer = TASK_UTILS.build(
             dict(type='CLIPTokenizer') if tokenizer is None else tokenizer)
         self.faithful = faithful
         self.log_interval = log_interval

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
-from sapsam.registry import TOKENIZERS, TRANSFORMS
+from sapsam.registry import TASK_UTILS, TRANSFORMS
 
 
 def _clip_mask_id() -> int:
     """``CLIPTokenizer.mask_id``: ``<|mask|>`` is defined by the tokenizer
     (looked up through the registry, so importing the transforms does not
     import the models)."""
-    return TOKENIZERS.get('CLIPTokenizer').mask_id
+    return TASK_UTILS.get('CLIPTokenizer').mask_id
 
 
 def _sample_label(results: dict) -> str:

@@ -1,7 +1,7 @@
 """Caption tokenisation transform."""
 from mmcv.transforms import BaseTransform
 
-from sapsam.registry import TOKENIZERS, TRANSFORMS
+from sapsam.registry import TASK_UTILS, TRANSFORMS
 
 
 @TRANSFORMS.register_module()
@@ -22,7 +22,7 @@ class TokenizeCaption(BaseTransform):
 
     def __init__(self, tokenizer: dict = dict(type='CLIPTokenizer',
                                                context_length=77)) -> None:
-        self.tokenizer = TOKENIZERS.build(tokenizer)
+        self.tokenizer = TASK_UTILS.build(tokenizer)
 
     def transform(self, results: dict) -> dict:
         caption = results.get('caption')

@@ -3,12 +3,12 @@ from typing import Tuple
 
 import torch
 
-from sapsam.registry import ALIGNMENT_HEADS
+from sapsam.registry import MODELS
 from .base_alignment_head import PartMasks, masked_mean
 from .base_contrastive_align import BaseContrastiveAlign
 
 
-@ALIGNMENT_HEADS.register_module()
+@MODELS.register_module()
 class AvgPoolAlign(BaseContrastiveAlign):
     """Region feature = mean of its patch tokens, phrase feature = mean of its
     tokens; symmetric InfoNCE on their cosine similarity.
@@ -21,9 +21,8 @@ class AvgPoolAlign(BaseContrastiveAlign):
         init_cfg (dict, optional): MMEngine init config.
 
     Examples:
-        >>> from sapsam.registry import ALIGNMENT_HEADS
-        >>> head = ALIGNMENT_HEADS.build(dict(type='AvgPoolAlign',
-        ...                                   embed_dim=8))
+        >>> from sapsam.registry import MODELS
+        >>> head = MODELS.build(dict(type='AvgPoolAlign', embed_dim=8))
     """
 
     def aggregate(self, patch_tokens: torch.Tensor, text_tokens: torch.Tensor,

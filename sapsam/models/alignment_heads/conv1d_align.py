@@ -4,13 +4,13 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
-from sapsam.registry import ALIGNMENT_HEADS
+from sapsam.registry import MODELS
 from sapsam.utils.typing_utils import OptConfigType
 from .base_alignment_head import PartMasks, gather_masked_tokens
 from .base_contrastive_align import BaseContrastiveAlign
 
 
-@ALIGNMENT_HEADS.register_module()
+@MODELS.register_module()
 class Conv1DAlign(BaseContrastiveAlign):
     """A 1-D convolution over each local sequence instead of plain pooling.
 

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from open_clip.transformer import LayerNorm, QuickGELU
 
-from sapsam.registry import ALIGNMENT_HEADS
+from sapsam.registry import MODELS
 from sapsam.utils.typing_utils import OptConfigType
 from .base_alignment_head import (BaseAlignmentHead, PartMasks,
                                   gather_masked_tokens, masked_mean,
@@ -17,7 +17,7 @@ from .base_alignment_head import (BaseAlignmentHead, PartMasks,
 READOUTS = ('region', 'cls')
 
 
-@ALIGNMENT_HEADS.register_module()
+@MODELS.register_module()
 class ELCAAlign(BaseAlignmentHead):
     """Cross-attention matching of image regions with caption phrases.
 
@@ -62,9 +62,9 @@ class ELCAAlign(BaseAlignmentHead):
         init_cfg (dict, optional): MMEngine init config.
 
     Examples:
-        >>> from sapsam.registry import ALIGNMENT_HEADS
-        >>> head = ALIGNMENT_HEADS.build(dict(type='ELCAAlign', embed_dim=64,
-        ...                                   num_heads=2, readout='cls'))
+        >>> from sapsam.registry import MODELS
+        >>> head = MODELS.build(dict(type='ELCAAlign', embed_dim=64,
+        ...                          num_heads=2, readout='cls'))
     """
 
     def __init__(self, embed_dim: int = 512, num_heads: int = 8,

@@ -5,13 +5,13 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
-from sapsam.registry import ALIGNMENT_HEADS
+from sapsam.registry import MODELS
 from sapsam.utils.typing_utils import OptConfigType
 from .base_alignment_head import PartMasks, gather_masked_tokens
 from .base_contrastive_align import BaseContrastiveAlign
 
 
-@ALIGNMENT_HEADS.register_module()
+@MODELS.register_module()
 class MHSAAlign(BaseContrastiveAlign):
     """``f_v = MHSA([v, region tokens])[0]``, ``f_t = MHSA([t, phrase
     tokens])[0]`` with learnable tokens v and t; symmetric InfoNCE on their

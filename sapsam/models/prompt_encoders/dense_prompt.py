@@ -4,11 +4,11 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
-from sapsam.registry import PROMPT_ENCODERS
+from sapsam.registry import MODELS
 from .base_text_prompt import BaseTextPrompt
 
 
-@PROMPT_ENCODERS.register_module()
+@MODELS.register_module()
 class DensePrompt(BaseTextPrompt):
     """All phrase token features, projected to ``C``, laid onto the grid.
 

@@ -6,11 +6,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sapsam.registry import PROMPT_ENCODERS
+from sapsam.registry import MODELS
 from .base_text_prompt import BaseTextPrompt
 
 
-@PROMPT_ENCODERS.register_module()
+@MODELS.register_module()
 class DotPrompt(BaseTextPrompt):
     """f_A^[CLS] . f_I: the phrase's relevance map over the image as prompt.
 

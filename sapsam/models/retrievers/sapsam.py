@@ -3,7 +3,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from sapsam.registry import ALIGNMENT_HEADS, MODELS
+from sapsam.registry import MODELS
 from sapsam.structures import stack_field
 from sapsam.utils.typing_utils import OptConfigType, SampleList
 from .clip_retriever import CLIPRetriever
@@ -76,7 +76,7 @@ class SAPSAM(CLIPRetriever):
         mlm_head (dict, optional): ``MaskedLanguageHead`` config;
             ``embed_dim`` and ``vocab_size`` default to the backbone's.
         alignment_head (dict, optional): A config of the
-            ``ALIGNMENT_HEADS`` registry (``ELCAAlign``, ``MHSAAlign``,
+            alignment heads in ``MODELS`` (``ELCAAlign``, ``MHSAAlign``,
             ``Conv1DAlign``, ``AvgPoolAlign``); ``embed_dim`` defaults to the
             backbone's.
         image_decoding_head (dict, optional): ``ImageDecodingHead`` config;
@@ -119,7 +119,7 @@ class SAPSAM(CLIPRetriever):
         self.mlm_head = MODELS.build(self._with_defaults(
             mlm_head, embed_dim=embed_dim,
             vocab_size=self.backbone.vocab_size)) if mlm_head else None
-        self.alignment_head = ALIGNMENT_HEADS.build(self._with_defaults(
+        self.alignment_head = MODELS.build(self._with_defaults(
             alignment_head, embed_dim=embed_dim)) if alignment_head else None
         self.image_decoding_head = MODELS.build(self._with_defaults(
             image_decoding_head, embed_dim=embed_dim,

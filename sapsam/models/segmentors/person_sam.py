@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 
-from sapsam.registry import MODELS, PROMPT_ENCODERS, TASK_UTILS
+from sapsam.registry import MODELS, TASK_UTILS
 from sapsam.utils.typing_utils import (ConfigType, OptConfigType,
                                        OptMultiConfig, SampleList)
 from .base_text_segmentor import BaseTextSegmentor
@@ -26,7 +26,7 @@ class PersonSAM(BaseTextSegmentor):
     ViT image encoder, the random-Fourier positional encoding and the mask
     decoder (two-way transformer, single-mask output). SAM's point/box/mask prompt encoder is
     replaced by a text path: a BERT phrase encoder and a prompt encoder from
-    :data:`PROMPT_ENCODERS` (``CLSPrompt``, ``DensePrompt``, ``DotPrompt``,
+    :data:`MODELS` (``CLSPrompt``, ``DensePrompt``, ``DotPrompt``,
     ``MCAPrompt``; supplement Table 5) that turns token features into the
     decoder's sparse and dense prompts.
 
@@ -55,7 +55,7 @@ class PersonSAM(BaseTextSegmentor):
             loaded (and ``prompt_encoder.no_mask_embed`` into a prompt encoder
             that has one); the point/box/mask prompt weights are unused.
         text_encoder (dict): Phrase encoder config (``BertTextEncoder``).
-        prompt_encoder (dict): Config in :data:`PROMPT_ENCODERS`;
+        prompt_encoder (dict): Prompt encoder config (:data:`MODELS`);
             ``text_dim``, ``embed_dim`` and ``image_embedding_size`` default
             to the text encoder's and SAM's sizes.
         losses (list[dict]): Mask losses (``DiceLoss``, ``BinaryCELoss``),
@@ -124,7 +124,7 @@ class PersonSAM(BaseTextSegmentor):
             build_sam_modules(self.sam_settings)
         self.image_embedding_size = image_embedding_size(self.sam_settings)
         self.text_encoder = MODELS.build(text_encoder)
-        self.prompt_encoder = PROMPT_ENCODERS.build(
+        self.prompt_encoder = MODELS.build(
             prompt_encoder,
             default_args=dict(
                 text_dim=self.text_encoder.hidden_size,

@@ -4,10 +4,10 @@ from typing import List, Sequence, Union
 import torch
 from open_clip.tokenizer import SimpleTokenizer
 
-from sapsam.registry import TOKENIZERS
+from sapsam.registry import TASK_UTILS
 
 
-@TOKENIZERS.register_module()
+@TASK_UTILS.register_module()
 class CLIPTokenizer:
     """OpenAI CLIP BPE tokenizer on the vocabulary shipped in open_clip.
 

@@ -5,7 +5,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from sapsam.registry import CAPTION_SPLITTERS
+from sapsam.registry import TASK_UTILS
 from ..formats import flatten_attributes
 from .base_caption_splitter import BaseCaptionSplitter, SplitResult
 
@@ -104,7 +104,7 @@ def parse_phrase_list(text: str,
     return phrases
 
 
-@CAPTION_SPLITTERS.register_module()
+@TASK_UTILS.register_module()
 class LLMCaptionSplitter(BaseCaptionSplitter):
     """Ask a language model to split captions into appearance phrases.
 

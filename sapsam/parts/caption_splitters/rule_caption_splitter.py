@@ -2,7 +2,7 @@
 import re
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from sapsam.registry import CAPTION_SPLITTERS
+from sapsam.registry import TASK_UTILS
 from .base_caption_splitter import BaseCaptionSplitter, SplitResult
 
 # Words that name something visible on a person.
@@ -47,7 +47,7 @@ _MODIFIER_PREFIX = frozenset(('a', 'an', ',', '/', '&')) | LEADING_STRIP
 _JOINERS = frozenset('/&')
 
 
-@CAPTION_SPLITTERS.register_module()
+@TASK_UTILS.register_module()
 class RuleCaptionSplitter(BaseCaptionSplitter):
     """Split a caption at clauses, commas, ``and``, ``with``, ``wearing`` and
     carrying verbs, and keep the chunks that name something visible.

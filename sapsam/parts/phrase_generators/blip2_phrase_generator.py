@@ -3,13 +3,13 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from sapsam.registry import PHRASE_GENERATORS
+from sapsam.registry import TASK_UTILS
 from ..formats import ATR_GROUP_PROMPTS
 from ..regions import PartRegion
 from .base_phrase_generator import BasePhraseGenerator
 
 
-@PHRASE_GENERATORS.register_module()
+@TASK_UTILS.register_module()
 class Blip2PhraseGenerator(BasePhraseGenerator):
     """BLIP-2 answers a per-group question about a whitened part crop.
 

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from sapsam.registry import PHRASE_GENERATORS
+from sapsam.registry import TASK_UTILS
 from ..regions import PartRegion
 from .base_phrase_generator import BasePhraseGenerator
 
@@ -50,7 +50,7 @@ DEFAULT_TEMPLATES: Dict[str, Tuple[str, ...]] = {
 }
 
 
-@PHRASE_GENERATORS.register_module()
+@TASK_UTILS.register_module()
 class TemplatePhraseGenerator(BasePhraseGenerator):
     """Describe a part by its dominant colour and a class word.
 
