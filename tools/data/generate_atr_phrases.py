@@ -34,12 +34,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
 
 from sapsam.parts.formats import (ATR_CLASSES,  # noqa: E402
                                   ATR_CROP_GROUPS, atomic_write_json,
                                   pair_by_stem, write_atr_descriptions)
-from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
+from sapsam.parts.progress import (LogProgressBar,  # noqa: E402
+                                   ProgressWriter, parse_shard,
                                    read_progress)
 from sapsam.parts.stage_keys import (content_key, file_digest,  # noqa: E402
                                      merge_lock, refuse_foreign_files,
@@ -149,7 +149,7 @@ def main(argv=None):
         generator = TASK_UTILS.build(cfg.generator)
         suffix = '' if num_shards == 1 else f'.shard{shard}of{num_shards}'
         ids = {p[0]: k for k, p in enumerate(pairs)}
-        bar = ProgressBar(len(todo))
+        bar = LogProgressBar(len(todo), what='ATR images')
         with ProgressWriter(osp.join(
                 out_dir, f'atr_descriptions_raw{suffix}.jsonl')) as writer:
             for start in range(0, len(todo), cfg.batch_size):
@@ -162,7 +162,7 @@ def main(argv=None):
                     writer.write(dict(description=desc, name=name,
                                       id=ids[name], key=keys[name]))
                     bar.update()
-        sys.stdout.write('\n')
+        bar.finish()
     # The last shard to finish merges: reread every shard's progress.
     with merge_lock(out_dir, 'atr_phrases'):
         remove_stale_temp_files(out_dir, osp.join(out_dir, 'descriptions'))

@@ -40,14 +40,14 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner.checkpoint import (_load_checkpoint,  # noqa: E402
                                         _load_checkpoint_to_model)
-from mmengine.utils import ProgressBar  # noqa: E402
 
 from sapsam.apis.person_sam_inference import segment_phrases  # noqa: E402
 from sapsam.parts.formats import (PartFileError,  # noqa: E402
                                   flatten_attributes, read_data_final,
                                   score_dict_filename, seg_stem,
                                   write_score_dict)
-from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
+from sapsam.parts.progress import (LogProgressBar,  # noqa: E402
+                                   ProgressWriter, parse_shard,
                                    read_progress)
 from sapsam.parts.stage_keys import (content_key, file_digest,  # noqa: E402
                                      merge_lock, remove_stale_temp_files)
@@ -235,7 +235,7 @@ def main(argv=None):
     if todo:
         device = args.device or cfg.get('device', 'cpu')
         model = build_model(cfg, checkpoint, device)
-        bar = ProgressBar(len(todo))
+        bar = LogProgressBar(len(todo), what='part-mask records')
         with ProgressWriter(osp.join(
                 out_dir, PROGRESS_DIR,
                 f'shard{shard}of{num_shards}.jsonl')) as writer:
@@ -245,7 +245,7 @@ def main(argv=None):
                 writer.write(dict(idx=record['idx'], key=keys[record['idx']],
                                   scores=scores))
                 bar.update()
-        sys.stdout.write('\n')
+        bar.finish()
     if args.launcher != 'none':
         barrier()
         if not is_main_process():

@@ -30,12 +30,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
 from mmengine.logging import print_log  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
 
 from sapsam.parts.formats import (atomic_write_text,  # noqa: E402
                                   data_final_filename, official_name,
                                   write_data_final)
-from sapsam.parts.progress import (ProgressWriter, parse_shard,  # noqa: E402
+from sapsam.parts.progress import (LogProgressBar,  # noqa: E402
+                                   ProgressWriter, parse_shard,
                                    read_progress)
 from sapsam.parts.stage_keys import (content_key, merge_lock,  # noqa: E402
                                      remove_stale_temp_files)
@@ -132,7 +132,7 @@ def main(argv=None):
         splitter = TASK_UTILS.build(cfg.splitter)
         suffix = '' if num_shards == 1 else f'.shard{shard}of{num_shards}'
         failed = 0
-        bar = ProgressBar(len(todo))
+        bar = LogProgressBar(len(todo), what='captions')
         with ProgressWriter(osp.join(
                 out_dir, f'{name}_split_progress{suffix}.jsonl')) as writer:
             for start in range(0, len(todo), cfg.batch_size):
@@ -152,7 +152,7 @@ def main(argv=None):
                     rec['time'] = time.time()
                     writer.write(rec)
                 bar.update(len(batch))
-        sys.stdout.write('\n')
+        bar.finish()
         print_log(f'{name}: {failed} of {len(todo)} captions failed in this '
                   'run', logger='current')
     # The last shard to finish merges: reread every shard's progress.
