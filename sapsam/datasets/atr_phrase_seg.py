@@ -5,31 +5,15 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from mmengine.dataset import BaseDataset
 
 from sapsam.registry import DATASETS
+from sapsam.utils.atr_vocabulary import (ATR_CLASSES, ATR_CROP_GROUPS,
+                                        ATR_GROUP_NAMES, ATR_PART_GROUPS)
 from .base_tbpr_dataset import AnnotationError, load_json
 from .sample_loading import SeededSampleMixin
 
-#: ATR label ids (``atr_label.txt``).
-ATR_CLASSES = ('background', 'hat', 'hair', 'sunglass', 'upper-clothes',
-               'skirt', 'pants', 'dress', 'belt', 'left-shoe', 'right-shoe',
-               'face', 'left-leg', 'right-leg', 'left-arm', 'right-arm', 'bag',
-               'scarf')
-
-#: Group key -> ATR ids of the ground-truth mask, as the official Person-SAM
-#: training builds it (fidelity.md G3): hair without face, shoes without legs.
-OFFICIAL_GROUPS = {
-    '1': (1, ), '2': (2, ), '3': (3, ), '4': (4, ), '5': (5, ), '6': (6, ),
-    '7': (7, ), '9': (9, 10), '16': (16, )}
-
-#: The merges of supplement Table 1 (used there for the BLIP-2 crops).
-SUPPLEMENT_GROUPS = dict(OFFICIAL_GROUPS, **{
-    '2': (2, 11), '3': (3, 11), '9': (9, 10, 12, 13)})
-
-GROUP_TABLES = dict(official=OFFICIAL_GROUPS, supplement=SUPPLEMENT_GROUPS)
-
-#: Readable name of each group key.
-GROUP_NAMES = {
-    '1': 'hat', '2': 'hair', '3': 'sunglass', '4': 'upper-clothes',
-    '5': 'skirt', '6': 'pants', '7': 'dress', '9': 'shoes', '16': 'bag'}
+#: Ground-truth tables by name: the official Person-SAM training's merges
+#: (fidelity.md G3: hair without face, shoes without legs) and supplement
+#: Table 1's (used there for the BLIP-2 crops).
+GROUP_TABLES = dict(official=ATR_PART_GROUPS, supplement=ATR_CROP_GROUPS)
 
 
 @DATASETS.register_module()
@@ -69,7 +53,7 @@ class ATRPhraseSegDataset(SeededSampleMixin, BaseDataset):
 
     METAINFO = dict(classes=('background', 'foreground'),
                     palette=[[0, 0, 0], [255, 255, 255]],
-                    group_names=GROUP_NAMES)
+                    group_names=ATR_GROUP_NAMES)
 
     def __init__(self,
                  ann_file: str,

@@ -17,8 +17,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import mmcv
 import numpy as np
 
-from .formats import (ATR_GROUP_NAMES, flatten_attributes, read_data_final,
-                      seg_stem)
+from sapsam.utils.atr_vocabulary import ATR_GROUP_NAMES
+from .formats import flatten_attributes, read_data_final, seg_stem
 
 _WORD = re.compile(r'[a-z0-9]+')
 

@@ -24,69 +24,11 @@ import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+# The ATR vocabulary (re-exported: sapsam.parts names it).
+from sapsam.utils.atr_vocabulary import (ATR_CLASSES,  # noqa: F401
+                                        ATR_CROP_GROUPS, ATR_GROUP_NAMES,
+                                        ATR_GROUP_PROMPTS, ATR_PART_GROUPS)
 from sapsam.utils.checkpoint_compat import atomic_write_bytes
-
-# ATR label ids (../shared/data/atr_label.txt).
-ATR_CLASSES = ('background', 'hat', 'hair', 'sunglass', 'upper-clothes',
-               'skirt', 'pants', 'dress', 'belt', 'left-shoe', 'right-shoe',
-               'face', 'left-leg', 'right-leg', 'left-arm', 'right-arm',
-               'bag', 'scarf')
-
-# Semantic groups of stage 1, keyed by their first ATR id (string keys, as in
-# the official files). The crop given to the VLM keeps the pixels of every id
-# of the group (supplement Table 1).
-ATR_CROP_GROUPS: Dict[str, Tuple[int, ...]] = {
-    '1': (1, ),
-    '2': (2, 11),
-    '3': (3, 11),
-    '4': (4, ),
-    '5': (5, ),
-    '6': (6, ),
-    '7': (7, ),
-    '9': (9, 10, 12, 13),
-    '16': (16, ),
-}
-
-# The classes each phrase actually describes: the Person-SAM target merges of
-# the official training code (docs/fidelity.md G3): hair without face, glasses
-# without face, shoes without legs.
-ATR_PART_GROUPS: Dict[str, Tuple[int, ...]] = {
-    '1': (1, ),
-    '2': (2, ),
-    '3': (3, ),
-    '4': (4, ),
-    '5': (5, ),
-    '6': (6, ),
-    '7': (7, ),
-    '9': (9, 10),
-    '16': (16, ),
-}
-
-ATR_GROUP_NAMES: Dict[str, str] = {
-    '1': 'hat',
-    '2': 'hair',
-    '3': 'glasses',
-    '4': 'clothes',
-    '5': 'skirt',
-    '6': 'pants',
-    '7': 'dress',
-    '9': 'shoes',
-    '16': 'bag',
-}
-
-# Supplement Table 3: BLIP-2 prompts; the generated continuation is the
-# phrase.
-ATR_GROUP_PROMPTS: Dict[str, str] = {
-    '1': 'Question: What kind of hat is this? Answer: It is',
-    '2': 'Question: What kind of hair is she? Answer: She has',
-    '3': 'Question: What kind of glasses is this? Answer: It is',
-    '4': 'Question: What kind of clothes is this? Answer: It is',
-    '5': 'Question: What kind of skirt is this? Answer: It is',
-    '6': 'Question: What kind of pants is this? Answer: It is',
-    '7': 'Question: What kind of dress is this? Answer: It is',
-    '9': 'Question: What shoes is she wearing? Answer: She is wearing',
-    '16': 'Question: What kind of bag is this? Answer: It is',
-}
 
 TBPR_DATASET_NAMES = ('CUHK-PEDES', 'ICFG-PEDES', 'RSTPReid')
 

@@ -42,7 +42,7 @@ def test_ground_truth_against_itself_and_a_damaged_copy(synthetic, tmp_path):
     perfect = evaluate_part_masks(ref_final, seg, ref_final, seg, groups)
     assert perfect['matched'] == num_phrases and perfect['unmatched'] == 0
     assert all(row['mIoU'] == 100 for row in perfect['per_class'].values())
-    assert 'clothes' in perfect['per_class']
+    assert 'upper-clothes' in perfect['per_class']
 
     # Prediction: every mask of the first record emptied, its first phrase
     # reworded, and an extra phrase that matches nothing.

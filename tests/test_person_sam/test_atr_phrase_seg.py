@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sapsam.datasets import ATRPhraseSegDataset
-from sapsam.datasets.atr_phrase_seg import OFFICIAL_GROUPS, SUPPLEMENT_GROUPS
+from sapsam.utils.atr_vocabulary import ATR_CROP_GROUPS, ATR_PART_GROUPS
 
 REAL_DEV = '/work/shared/data/atr_item_descriptions_dev.json'
 S = 256
@@ -53,7 +53,7 @@ def real_records():
     picked = {}
     for record in records:
         picked.setdefault(record['idx'], record)
-    assert set(picked) == set(OFFICIAL_GROUPS)
+    assert set(picked) == set(ATR_PART_GROUPS)
     return list(picked.values())
 
 
@@ -72,7 +72,7 @@ def test_real_records_load_with_their_group_masks(real_records, tmp_path,
         assert info['seg_map_path'].endswith(stem + '.png')
         sample = dataset[i]['data_samples']
         labels = mmcv.imread(info['seg_map_path'], flag='unchanged')
-        expected = np.isin(labels, OFFICIAL_GROUPS[record['idx']])
+        expected = np.isin(labels, ATR_PART_GROUPS[record['idx']])
         gt = sample.gt_sem_seg.data[0].numpy()
         assert gt.shape == (120, 80) and np.array_equal(gt == 1, expected)
         assert sample.metainfo['text'] == record['text'].strip()
@@ -85,7 +85,7 @@ def test_real_records_load_with_their_group_masks(real_records, tmp_path,
     official_gt = dataset[hair]['data_samples'].gt_sem_seg.data
     merged_gt = merged[hair]['data_samples'].gt_sem_seg.data
     assert merged_gt.sum() == 2 * official_gt.sum()
-    assert SUPPLEMENT_GROUPS['9'] == (9, 10, 12, 13)
+    assert ATR_CROP_GROUPS['9'] == (9, 10, 12, 13)
 
 
 def test_training_pipeline_resizes_mask_with_image(real_records, tmp_path,

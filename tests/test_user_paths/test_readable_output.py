@@ -92,7 +92,7 @@ def _recorded_results(tmp_path):
         '--cfg-options test_dataloader.dataset.ann_file=/x/test.json',
         part_masks=dict(results={'CUHK-PEDES': dict(
             per_class={'hair': dict(mIoU=20.0, count=300),
-                       'clothes': dict(mIoU=11.0, count=310),
+                       'upper-clothes': dict(mIoU=11.0, count=310),
                        'shoes': dict(mIoU=4.2, count=280)},
             mIoU=11.73)}))
 
@@ -102,7 +102,7 @@ def test_demo_report_is_complete_and_consistent(tmp_path, load_tool):
     text = tool.format_report(_recorded_results(tmp_path), 'data/synthetic',
                               'work_dirs/demo')
     # One name per body-part group: Person-SAM's and the part masks' rows
-    # meet (upper-clothes = the part evaluation's 'clothes').
+    # meet.
     rows = {line.split()[0]: line.split()[1:] for line in text.splitlines()
             if line.startswith('   ') and len(line.split()) == 4}
     assert rows['upper-clothes'][:3] == ['35.00', '11.00', '310']

@@ -97,9 +97,8 @@ def run_parts(args, results, single_thread):
 def _group_rows(results) -> list:
     """``(name, Person-SAM IoU, part-mask IoU, phrases)`` per body-part
     group, one name per group (the ATR label names)."""
-    from sapsam.datasets.atr_phrase_seg import GROUP_NAMES
-    from sapsam.parts.formats import ATR_GROUP_NAMES
-    part_name = {ATR_GROUP_NAMES[g]: g for g in ATR_GROUP_NAMES}
+    from sapsam.utils.atr_vocabulary import ATR_GROUP_NAMES as GROUP_NAMES
+    part_name = {name: g for g, name in GROUP_NAMES.items()}
     person_sam = {g: results['person_sam'].get(f'per_sample/IoU_{n}')
                   for g, n in GROUP_NAMES.items()}
     masks = {}

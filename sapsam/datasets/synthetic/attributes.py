@@ -21,17 +21,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-# Official ATR classes (id -> name), as in ``atr_label.txt``.
-ATR_CLASSES: Tuple[str, ...] = (
-    'background', 'hat', 'hair', 'sunglass', 'upper-clothes', 'skirt',
-    'pants', 'dress', 'belt', 'left-shoe', 'right-shoe', 'face', 'left-leg',
-    'right-leg', 'left-arm', 'right-arm', 'bag', 'scarf')
-
-# Group key (first ATR id, a string as in the official JSONs) -> ATR ids of
-# the Person-SAM ground-truth mask (docs/fidelity.md G3).
-GROUP_LABELS: Dict[str, Tuple[int, ...]] = {
-    '1': (1, ), '2': (2, ), '3': (3, ), '4': (4, ), '5': (5, ), '6': (6, ),
-    '7': (7, ), '9': (9, 10), '16': (16, )}
+# The ATR classes and, by group key, the ATR ids of each Person-SAM
+# ground-truth mask (sapsam.datasets.synthetic exports both names).
+from sapsam.utils.atr_vocabulary import ATR_CLASSES  # noqa: F401
+from sapsam.utils.atr_vocabulary import ATR_PART_GROUPS as GROUP_LABELS
 
 # Colour names -> RGB of garments, bags, hats and shoes.
 COLOURS: Dict[str, Tuple[int, int, int]] = {

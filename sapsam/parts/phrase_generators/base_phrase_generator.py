@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..formats import ATR_CROP_GROUPS, ATR_PART_GROUPS
+from sapsam.utils.atr_vocabulary import ATR_CROP_GROUPS, ATR_PART_GROUPS
 from ..regions import PartRegion, extract_part_region
 
 

@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 from sapsam.registry import TASK_UTILS
-from ..formats import ATR_GROUP_PROMPTS
+from sapsam.utils.atr_vocabulary import ATR_GROUP_PROMPTS
 from ..regions import PartRegion
 from .base_phrase_generator import BasePhraseGenerator
 
