@@ -1,5 +1,4 @@
 """Base class of the text-based person retrieval datasets."""
-import json
 import logging
 import os.path as osp
 from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
@@ -8,6 +7,7 @@ from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
+from sapsam.utils.fileio import load_json as _load_json
 from .sample_loading import SeededSampleMixin
 
 SPLITS = ('train', 'val', 'test')
@@ -19,20 +19,8 @@ class AnnotationError(ValueError):
 
 
 def load_json(path: str):
-    """Read a JSON file, naming the file and position on failure."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'annotation file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise AnnotationError(
-                f'{path}: malformed JSON at line {e.lineno} column {e.colno}: '
-                f'{e.msg}') from e
-        except UnicodeDecodeError as e:
-            raise AnnotationError(
-                f'{path}: not UTF-8 text (byte {e.start}: {e.reason}); '
-                'restore the file from the original download') from e
+    """Read an annotation file (:func:`sapsam.utils.fileio.load_json`)."""
+    return _load_json(path, 'annotation', AnnotationError)
 
 
 class RecordProblem(NamedTuple):

@@ -29,27 +29,13 @@ from sapsam.utils.atr_vocabulary import (ATR_CLASSES,  # noqa: F401
                                         ATR_CROP_GROUPS, ATR_GROUP_NAMES,
                                         ATR_GROUP_PROMPTS, ATR_PART_GROUPS)
 from sapsam.utils.checkpoint_compat import atomic_write_bytes
+from sapsam.utils.fileio import load_json
 
 TBPR_DATASET_NAMES = ('CUHK-PEDES', 'ICFG-PEDES', 'RSTPReid')
 
 
 class PartFileError(ValueError):
     """A part file or one of its records is malformed."""
-
-
-def _load_json(path: str, expected_type: type, what: str) -> Any:
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} file not found: {path}')
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise PartFileError(f'{path}: not valid JSON ({err})') from err
-    if not isinstance(data, expected_type):
-        raise PartFileError(f'{path}: expected a JSON '
-                            f'{expected_type.__name__} of {what} records, '
-                            f'got {type(data).__name__}')
-    return data
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
@@ -115,7 +101,7 @@ def _check_atr_record(rec: Any, path: str, i: int) -> None:
 
 def read_atr_descriptions(path: str) -> List[dict]:
     """Read an ``atr_item_descriptions_*.json`` file (validated)."""
-    records = _load_json(path, list, 'ATR phrase')
+    records = load_json(path, 'ATR phrase', PartFileError, list)
     for i, rec in enumerate(records):
         _check_atr_record(rec, path, i)
     return records
@@ -200,7 +186,7 @@ def read_data_final(path: str) -> List[dict]:
     Raises:
         PartFileError: malformed records or two records with the same idx.
     """
-    records = _load_json(path, list, 'caption phrase')
+    records = load_json(path, 'caption phrase', PartFileError, list)
     seen = {}
     for i, rec in enumerate(records):
         _check_data_final_record(rec, path, i)
@@ -253,7 +239,7 @@ def _check_score_entry(key: Any, value: Any, path: str) -> None:
 
 def read_score_dict(path: str) -> Dict[str, dict]:
     """Read a ``<DATASET>_score_dict_<N-1>.json`` file (validated)."""
-    scores = _load_json(path, dict, 'score')
+    scores = load_json(path, 'score', PartFileError, dict)
     for key, value in scores.items():
         _check_score_entry(key, value, path)
     return scores
