@@ -33,6 +33,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from torch.utils.data import DataLoader, Dataset
 
+from sapsam.utils.hashing import state_dict_digest
 from .gallery_index import GalleryIndex, read_gallery
 
 #: Config keys whose values are file locations, not architecture.
@@ -125,17 +126,12 @@ def compute_model_identity(model: torch.nn.Module,
     Both are compared when an index is loaded. The config file, checkpoint
     path, size and mtime are recorded for information only.
     """
-    digest = hashlib.blake2b(digest_size=32)
-    for name, tensor in sorted(model.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        digest.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}'.encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     model_cfg = _plain(_without_locations(
         cfg.model.to_dict() if isinstance(cfg, Config) and 'model' in cfg
         else {'type': type(model).__name__}))
     cfg_text = json.dumps(model_cfg, sort_keys=True)
     identity = dict(
-        weights_hash=digest.hexdigest(),
+        weights_hash=state_dict_digest(model.state_dict()),
         model_cfg_hash=hashlib.blake2b(cfg_text.encode(),
                                        digest_size=32).hexdigest(),
         model_type=type(model).__name__,

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 import torch
 
 from sapsam.registry import TASK_UTILS
+from sapsam.utils.hashing import state_dict_digest
 
 
 @TASK_UTILS.register_module()
@@ -120,14 +121,9 @@ class ImageEmbeddingCache:
 
 
 def module_fingerprint(module: torch.nn.Module, extra: str = '') -> str:
-    """Hex digest of a module's state dict (names and exact bytes) and of
+    """Hex digest of a module's state dict (:func:`state_dict_digest`) and of
     ``extra`` (e.g. its sizes): equal digests mean the same function."""
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(extra.encode())
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())
-    return digest.hexdigest()
+    return state_dict_digest(module.state_dict(), extra, digest_size=20)
 
 
 class CachedImageEncoder:
