@@ -10,7 +10,9 @@ default_scope = 'sapsam'
 
 default_hooks = dict(
     timer=dict(type=IterTimerHook),
-    logger=dict(type=LoggerHook, interval=50),
+    # ignore_last=False: the last iteration of every epoch is logged too, so
+    # each epoch ends with a complete line (lr, every loss).
+    logger=dict(type=LoggerHook, interval=50, ignore_last=False),
     param_scheduler=dict(type=ParamSchedulerHook),
     checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=2,
                     save_best='auto', rule='greater',
