@@ -1,21 +1,9 @@
 """Hugging Face -> OpenAI CLIP and -> segment_anything SAM converters on tiny
 random models saved with ``save_pretrained``."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _load_tool(relpath):
-    path = osp.join(REPO, relpath)
-    spec = importlib.util.spec_from_file_location(
-        'sapsam_test_' + osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script as _load_tool
 
 
 @pytest.fixture(autouse=True, scope='module')

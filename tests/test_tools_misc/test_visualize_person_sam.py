@@ -1,5 +1,4 @@
 """tools/analysis/visualize_person_sam.py and the visualisers' drawing."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,17 +11,9 @@ from PIL import Image
 from sapsam.visualization import PersonSAMVisualizer, RetrievalVisualizer
 from sapsam.visualization.person_sam_visualizer import (mask_iou,
                                                         overlay_mask)
+from tests.helpers import load_script as _load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _load_tool(relpath):
-    path = osp.join(REPO, relpath)
-    spec = importlib.util.spec_from_file_location(
-        'sapsam_test_' + osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

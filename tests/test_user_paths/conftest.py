@@ -1,21 +1,8 @@
 """Fixtures of the user-path tests: tool import, one CPU thread."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _load_tool(relpath: str):
-    """Import a script under ``tools/`` as a module."""
-    path = osp.join(REPO, relpath)
-    spec = importlib.util.spec_from_file_location(
-        'sapsam_test_' + osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script as _load_tool
 
 
 @pytest.fixture(scope='session')
