@@ -70,7 +70,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
             silently ignore.
     """
     if not osp.isfile(path):
-        raise ConfigError(f'config file not found: {path}')
+        raise ConfigError(f'config not found: {path}')
     try:
         cfg = Config.fromfile(path)
     except SyntaxError as err:

@@ -17,8 +17,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
 import numpy as np  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
+
+from sapsam.utils.setup_env import ConfigError, load_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -85,11 +87,10 @@ def main(argv=None):
     from sapsam.registry import DATASETS
     from sapsam.utils import register_all_modules
     from sapsam.visualization import TrainingSampleVisualizer
-    if not osp.isfile(args.config):
-        raise SystemExit(f'error: config not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except ConfigError as err:  # missing file, syntax error, bad option
+        raise SystemExit(f'error: {err}')
     register_all_modules(init_default_scope=False)
     set_random_seed(args.seed)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope',

@@ -22,6 +22,8 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
+from sapsam.utils.setup_env import ConfigError, load_config  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -129,11 +131,10 @@ def _human(n: float) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise SystemExit(f'error: config not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except ConfigError as err:  # missing file, syntax error, bad option
+        raise SystemExit(f'error: {err}')
     model = build_model(cfg)
     params = parameter_table(model)
     print(f'{"component":<28} {"parameters":>12} {"trainable":>12}')
