@@ -120,6 +120,16 @@ def test_concurrent_shards_merge(cuhk, tmp_path, split_tool, monkeypatch):
         return splitter
 
     monkeypatch.setattr(split_tool.TASK_UTILS, 'build', build)
+    # Config and dataset building (MMEngine's config import machinery and
+    # default scope) is not thread-safe; separate processes never share it.
+    # Serialise only that start-up: both shards still read the progress
+    # before either finishes (the barrier above).
+    start_up = threading.Lock()
+    for fn_name in ('load_config', 'load_captions'):
+        def serialised(*args, _fn=getattr(split_tool, fn_name), **kwargs):
+            with start_up:
+                return _fn(*args, **kwargs)
+        monkeypatch.setattr(split_tool, fn_name, serialised)
     results, errors = {}, []
 
     def shard(i):
