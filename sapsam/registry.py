@@ -58,7 +58,9 @@ WEIGHT_INITIALIZERS = Registry('weight initializer',
 # Helpers that are not modules: tokenizers, phrase generators, caption
 # splitters, the image-embedding cache.
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS,
-                      locations=['sapsam.models', 'sapsam.parts'])
+                      locations=['sapsam.models',
+                                 'sapsam.parts.phrase_generators',
+                                 'sapsam.parts.caption_splitters'])
 
 # Optimisation.
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS,

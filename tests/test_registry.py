@@ -82,3 +82,17 @@ def test_import_does_not_pull_compiled_mmcv_ops():
          'm == "mmcv._ext" or m.startswith("mmseg.models") or '
          'm.startswith("mmseg.utils")]\n'
          'print(bad)\nassert not bad, bad\n')
+
+
+def test_dataset_layer_does_not_import_the_offline_part_pipeline():
+    # The loaders and the checker read part files (sapsam.parts.formats);
+    # the BLIP-2 phrase generators and LLM caption splitters load only when
+    # a registry builds one.
+    out = _run('import sys, sapsam.datasets\n'
+               'from sapsam.datasets import check_tbpr_dataset\n'
+               'print(sorted(m for m in sys.modules if m.startswith('
+               '("sapsam.parts.phrase_generators", '
+               '"sapsam.parts.caption_splitters"))))\n'
+               'from sapsam.registry import TASK_UTILS\n'
+               'print(TASK_UTILS.get("Blip2PhraseGenerator").__name__)\n')
+    assert out.split('\n')[:2] == ['[]', 'Blip2PhraseGenerator']

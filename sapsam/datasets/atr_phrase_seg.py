@@ -1,6 +1,7 @@
 """ATR phrase segmentation: (image, phrase, binary mask of its part)."""
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 from mmengine.dataset import BaseDataset
 
@@ -9,6 +10,9 @@ from sapsam.utils.atr_vocabulary import (ATR_CLASSES, ATR_CROP_GROUPS,
                                         ATR_GROUP_NAMES, ATR_PART_GROUPS)
 from .base_tbpr_dataset import AnnotationError, load_json
 from .sample_loading import SeededSampleMixin
+
+if TYPE_CHECKING:
+    from .checks import CheckReport
 
 #: Ground-truth tables by name: the official Person-SAM training's merges
 #: (fidelity.md G3: hair without face, shoes without legs) and supplement
@@ -71,6 +75,37 @@ class ATRPhraseSegDataset(SeededSampleMixin, BaseDataset):
                                seg_map_path='SegmentationClassAug')
         super().__init__(ann_file=ann_file, data_prefix=data_prefix,
                          **kwargs)
+
+    @classmethod
+    def check_folder(cls,
+                     data_root: str,
+                     ann_file: Optional[str] = None,
+                     data_prefix: Optional[dict] = None,
+                     check_images: bool = True,
+                     **unused) -> 'CheckReport':
+        """Check the ATR folder this dataset would read and say what to fix
+        (``tools/misc/check_dataset.py``; ``sapsam/datasets/atr_checks.py``).
+
+        Takes the constructor's arguments, so a dataset config can be
+        passed as it is; the others (``group_table``, ``pipeline``, ...,
+        and ``parts``, which only TBPR folders have) are ignored.
+
+        Args:
+            data_root (str): The ATR folder.
+            ann_file (str, optional): The one phrase file to check; by
+                default the train, dev and test files.
+            data_prefix (dict, optional): ``img_path`` and
+                ``seg_map_path`` folders, as in the constructor.
+            check_images (bool): Check images and label maps and decode
+                them.
+        """
+        from .atr_checks import ATR_PHRASE_FILES, check_atr_folder
+        prefix = data_prefix or {}
+        return check_atr_folder(
+            data_root, ann_files=[ann_file] if ann_file else ATR_PHRASE_FILES,
+            img_dir=prefix.get('img_path', 'JPEGImages'),
+            seg_dir=prefix.get('seg_map_path', 'SegmentationClassAug'),
+            check_images=check_images)
 
     @staticmethod
     def _resolve_groups(

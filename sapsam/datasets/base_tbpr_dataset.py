@@ -1,14 +1,17 @@
 """Base class of the text-based person retrieval datasets."""
 import logging
 import os.path as osp
-from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
-                    Union)
+from typing import (TYPE_CHECKING, Dict, List, NamedTuple, Optional,
+                    Sequence, Tuple)
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from sapsam.utils.fileio import load_json as _load_json
 from .sample_loading import SeededSampleMixin
+
+if TYPE_CHECKING:
+    from .checks import CheckReport
 
 SPLITS = ('train', 'val', 'test')
 VIEWS = ('pairs', 'images', 'captions')
@@ -182,6 +185,10 @@ class BaseTBPRDataset(SeededSampleMixin, BaseDataset):
     TRAIN_PID_OFFSET: int = 0
     #: Splits present in the official file.
     OFFICIAL_SPLITS: Sequence[str] = SPLITS
+    #: Published split sizes ``{split: (images, captions, identities)}``
+    #: (docs/fidelity.md F2), compared by :meth:`check_folder`; empty: not
+    #: compared.
+    PUBLISHED_SIZES: Dict[str, Tuple[int, int, int]] = {}
 
     def __init__(self,
                  data_root: str,
@@ -335,18 +342,47 @@ class BaseTBPRDataset(SeededSampleMixin, BaseDataset):
                             self.DATASET_NAME,
                             held_out=self._held_out_captions, **cfg)
 
-    # ------------------------------------------------------------ helpers
-    def get_pids(self) -> List[int]:
-        """Identity of every sample, in order."""
-        return [self.get_data_info(i)['pid'] for i in range(len(self))]
+    # ------------------------------------------------------------ checking
+    @classmethod
+    def check_folder(cls,
+                     data_root: str,
+                     ann_file: Optional[str] = None,
+                     img_prefix: str = 'imgs',
+                     part_files: Optional[dict] = None,
+                     check_images: bool = True,
+                     parts: Optional[bool] = None,
+                     seg_dir: str = 'segs',
+                     **unused) -> 'CheckReport':
+        """Check the folder this dataset would read and say what to fix
+        (``tools/misc/check_dataset.py``; see ``sapsam/datasets/
+        tbpr_checks.py`` for what is checked).
 
-    def summary(self) -> Dict[str, Union[int, str]]:
-        """Counts of samples, images and identities."""
-        infos = [self.get_data_info(i) for i in range(len(self))]
-        return dict(dataset=self.DATASET_NAME, split=self.split,
-                    view=self.view, samples=len(infos),
-                    images=len({d['image_id'] for d in infos}),
-                    identities=len({d['pid'] for d in infos}))
+        Takes the constructor's arguments, so a dataset config can be
+        passed as it is: those that do not change what is on disk
+        (``split``, ``view``, ``pipeline``, ...) are ignored.
 
-    def print_summary(self) -> None:
-        print_log(f'{self.summary()}', logger='current')
+        Args:
+            data_root (str): The dataset folder (annotation file +
+                ``imgs/``).
+            ann_file (str, optional): Annotation file name if not the
+                official one.
+            img_prefix (str): Image folder under ``data_root``.
+            part_files (dict, optional): The dataset's part files; given,
+                they are required and their ``seg_dir`` is checked.
+            check_images (bool): Check that every image exists and decode
+                it.
+            parts (bool, optional): Check SAP-SAM part files: None checks
+                them when present, True requires them, False skips them.
+            seg_dir (str): Mask folder of the part files.
+
+        Returns:
+            CheckReport: errors, warnings and notes, each with its fix.
+        """
+        from .tbpr_checks import check_tbpr_folder
+        if part_files:
+            parts = True
+            seg_dir = part_files.get('seg_dir', seg_dir)
+        return check_tbpr_folder(cls, data_root, ann_file=ann_file,
+                                 img_prefix=img_prefix,
+                                 check_images=check_images, parts=parts,
+                                 seg_dir=seg_dir)

@@ -15,3 +15,5 @@ class CUHKPEDES(BaseTBPRDataset):
     IMAGE_KEY = 'file_path'
     DATASET_NAME = 'CUHK-PEDES'
     TRAIN_PID_OFFSET = 1
+    PUBLISHED_SIZES = dict(train=(34054, 68126, 11003),
+                           val=(3078, 6158, 1000), test=(3074, 6156, 1000))

@@ -19,3 +19,5 @@ class ICFGPEDES(BaseTBPRDataset):
     IMAGE_KEY = 'file_path'
     DATASET_NAME = 'ICFG-PEDES'
     OFFICIAL_SPLITS = ('train', 'test')
+    PUBLISHED_SIZES = dict(train=(34674, 34674, 3102),
+                           test=(19848, 19848, 1000))

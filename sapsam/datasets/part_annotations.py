@@ -19,22 +19,9 @@ __all__ = ['attach_parts', 'find_part_files']
 
 
 def find_part_files(dataset_dir: str, dataset_name: str) -> Tuple[str, str]:
-    """The ``<NAME>_data_final_<N>.json`` and ``<NAME>_score_dict_<M>.json``
-    files in ``dataset_dir``.
-
-    Raises:
-        FileNotFoundError: naming the directory and the missing pattern.
-        PartFileError: if several candidates exist.
-    """
-    data_final, score_dict = _find(dataset_dir, dataset_name)
-    for path, kind in ((data_final, 'data_final'), (score_dict, 'score_dict')):
-        if path is None:
-            raise FileNotFoundError(
-                f'no {dataset_name}_{kind}_<N>.json in {dataset_dir}; run '
-                'tools/data/split_captions.py and '
-                'tools/data/generate_part_masks.py, or give the file names '
-                'in part_files')
-    return data_final, score_dict
+    """:func:`sapsam.parts.formats.find_part_files` with ``required=True``:
+    both files must exist (``FileNotFoundError`` naming the pattern)."""
+    return _find(dataset_dir, dataset_name, required=True)
 
 
 def _normalised(text: str) -> str:

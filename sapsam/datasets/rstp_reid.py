@@ -14,3 +14,5 @@ class RSTPReid(BaseTBPRDataset):
     ANN_FILE = 'data_captions.json'
     IMAGE_KEY = 'img_path'
     DATASET_NAME = 'RSTPReid'
+    PUBLISHED_SIZES = dict(train=(18505, 37010, 3701), val=(1000, 2000, 200),
+                           test=(1000, 2000, 200))

@@ -286,23 +286,59 @@ def pair_by_stem(image_dir: str,
     return pairs, unpaired
 
 
+PART_FILE_KINDS = ('data_final', 'score_dict')
+
+
+def part_file_candidates(dataset_dir: str,
+                         dataset_name: str) -> Dict[str, List[str]]:
+    """File names in ``dataset_dir`` of the form ``<DATASET>_<kind>_<N>.json``
+    for each kind (``'data_final'``, ``'score_dict'``), sorted; an empty
+    list where there is none (also when ``dataset_dir`` does not exist).
+
+    The one definition of which files are part files: the loader
+    (:func:`find_part_files`) and ``tools/misc/check_dataset.py`` both use
+    it.
+    """
+    entries = os.listdir(dataset_dir) if osp.isdir(dataset_dir) else []
+    found = {}
+    for kind in PART_FILE_KINDS:
+        prefix = f'{dataset_name}_{kind}_'
+        found[kind] = sorted(
+            f for f in entries if f.startswith(prefix)
+            and f.endswith('.json') and f[len(prefix):-5].isdigit())
+    return found
+
+
 def find_part_files(dataset_dir: str,
-                    dataset_name: str) -> Tuple[Optional[str], Optional[str]]:
+                    dataset_name: str,
+                    required: bool = False
+                    ) -> Tuple[Optional[str], Optional[str]]:
     """Paths of ``<DATASET>_data_final_*.json`` and ``_score_dict_*.json``
     inside ``dataset_dir`` (``None`` where absent).
 
+    Args:
+        dataset_dir (str): The dataset folder.
+        dataset_name (str): ``'CUHK-PEDES'``, ``'ICFG-PEDES'``, ...
+        required (bool): Raise instead of returning ``None``.
+
     Raises:
         PartFileError: if several candidates exist for either file.
+        FileNotFoundError: (``required``) naming the directory and the
+            missing pattern.
     """
-    found = []
-    for kind in ('data_final', 'score_dict'):
-        prefix = f'{dataset_name}_{kind}_'
-        hits = sorted(
-            f for f in (os.listdir(dataset_dir) if osp.isdir(dataset_dir)
-                        else []) if f.startswith(prefix)
-            and f.endswith('.json') and f[len(prefix):-5].isdigit())
+    candidates = part_file_candidates(dataset_dir, dataset_name)
+    for kind, hits in candidates.items():
         if len(hits) > 1:
             raise PartFileError(f'{dataset_dir}: several {kind} files {hits}; '
                                 f'pass the one to use explicitly')
-        found.append(osp.join(dataset_dir, hits[0]) if hits else None)
-    return found[0], found[1]
+    for kind, hits in candidates.items():
+        if not hits and required:
+            raise FileNotFoundError(
+                f'no {dataset_name}_{kind}_<N>.json in {dataset_dir}; run '
+                'tools/data/split_captions.py and '
+                'tools/data/generate_part_masks.py, or give the file names '
+                'in part_files')
+    data_final, score_dict = (
+        osp.join(dataset_dir, candidates[kind][0]) if candidates[kind]
+        else None for kind in PART_FILE_KINDS)
+    return data_final, score_dict

@@ -1,7 +1,7 @@
 """Utilities. Names load on first use, so that importing a submodule such as
 ``sapsam.utils.typing_utils`` does not load the run and checkpoint helpers
 (and what they import)."""
-import importlib
+from .lazy_names import lazy_names
 
 _SUBMODULE_OF = {
     'load_local_checkpoint': 'checkpoint_compat',
@@ -14,14 +14,4 @@ _SUBMODULE_OF = {
 __all__ = list(_SUBMODULE_OF)
 
 
-def __getattr__(name: str):
-    if name not in _SUBMODULE_OF:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    module = importlib.import_module(f'.{_SUBMODULE_OF[name]}', __name__)
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _SUBMODULE_OF)

@@ -15,8 +15,7 @@ from unittest import mock
 import pytest
 
 from sapsam.datasets import CUHKPEDES, ICFGPEDES, RSTPReid
-from sapsam.datasets.checks import (check_atr_dataset, check_tbpr_dataset,
-                                    datasets_in_config)
+from sapsam.datasets.checks import check_atr_dataset, check_tbpr_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -218,6 +217,7 @@ def test_atr_layout_mistakes(copy_of):
 
 
 def test_config_mode_checks_every_dataset(synthetic, tool, capsys):
+    datasets_in_config = tool.datasets_in_config
     config = osp.join(REPO, 'configs/baseline/clip_sdm_synthetic.py')
     from mmengine.config import Config
     cfg = Config.fromfile(config)
@@ -246,3 +246,25 @@ def test_config_mode_checks_every_dataset(synthetic, tool, capsys):
                        run_name='__main__')
     assert exit_info.value.code == 1
     assert 'does not exist' in capsys.readouterr().out
+
+
+def test_a_registered_dataset_class_is_checked(synthetic, tool, capsys):
+    """The checker finds dataset classes in the registry: a new subclass
+    with its own published sizes is checked by type name, from a config or
+    with --type."""
+    from sapsam.datasets.checks import check_dataset
+    from sapsam.registry import DATASETS
+
+    class SmallRSTP(RSTPReid):
+        PUBLISHED_SIZES = {}
+
+    DATASETS.register_module(module=SmallRSTP)
+    try:
+        root = osp.join(synthetic, 'RSTPReid')
+        report = check_dataset(dict(type='SmallRSTP', data_root=root,
+                                    split='test', view='captions'))
+        assert report.ok and 'published' not in report.format()
+        assert tool.main(['--type', 'SmallRSTP', '--data-root', root]) == 0
+        assert 'published' not in capsys.readouterr().out
+    finally:
+        DATASETS.module_dict.pop('SmallRSTP')
