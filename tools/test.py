@@ -15,21 +15,19 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.runner import Runner  # noqa: E402
 
 from sapsam.engine.hooks import SafeCheckpointHook  # noqa: E402
-from sapsam.utils import (register_all_modules, release_distributed,  # noqa
-                          setup_distributed)
+from sapsam.utils import release_distributed, setup_distributed  # noqa
 from sapsam.utils.checkpoint_compat import (TRUST_ENV,  # noqa: E402
                                             TRUST_FLAG, CheckpointError,
                                             atomic_write_bytes,
-                                            checkpoint_problem,
-                                            trust_checkpoints)
-from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
+                                            checkpoint_problem)
+from sapsam.utils.setup_env import (add_runner_arguments,  # noqa: E402
+                                    load_runner_config, parse_runner_args)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test a sapsam model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where to save logs')
     parser.add_argument('--out', help='write the metrics to this JSON file')
     parser.add_argument('--amp', action='store_true',
                         help='evaluate under autocast')
@@ -41,16 +39,8 @@ def parse_args(argv=None):
         TRUST_FLAG, action='store_true',
         help='unpickle the checkpoint fully (runs any code it holds; only '
         f'for files you trust; same as {TRUST_ENV}=1)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=CfgOptionsAction,
-        help='override config settings, e.g. test_dataloader.batch_size=8')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_arguments(parser, 'test_dataloader.batch_size=8')
+    return parse_runner_args(parser, argv)
 
 
 def check_inputs(args) -> None:
@@ -71,15 +61,7 @@ def check_inputs(args) -> None:
 def main(argv=None):
     args = parse_args(argv)
     check_inputs(args)
-    if args.trust_checkpoint:
-        trust_checkpoints()
-    register_all_modules(init_default_scope=False)
-    cfg = load_config(args.config, args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     # The checkpoint must fit the model unless --allow-partial.

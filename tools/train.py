@@ -6,7 +6,6 @@ the work dir (or the given one); checkpoints load with
 """
 import argparse
 import glob
-import os
 import os.path as osp
 import re
 import sys
@@ -17,19 +16,17 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sapsam.utils import (register_all_modules, release_distributed,  # noqa
-                          setup_distributed)
+from sapsam.utils import release_distributed, setup_distributed  # noqa
 from sapsam.utils.checkpoint_compat import (TRUST_ENV,  # noqa: E402
                                             TRUST_FLAG, CheckpointError,
-                                            checkpoint_problem,
-                                            trust_checkpoints)
-from sapsam.utils.setup_env import CfgOptionsAction, load_config  # noqa
+                                            checkpoint_problem)
+from sapsam.utils.setup_env import (add_runner_arguments,  # noqa: E402
+                                    load_runner_config, parse_runner_args)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a sapsam model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='where to save logs and models')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in '
@@ -45,25 +42,13 @@ def parse_args(argv=None):
                         help='autocast dtype with --amp')
     parser.add_argument('--no-validate', action='store_true',
                         help='skip validation during training')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=CfgOptionsAction,
-        help='override config settings, e.g. train_cfg.max_epochs=2')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_arguments(parser, 'train_cfg.max_epochs=2')
+    return parse_runner_args(parser, argv)
 
 
 def merge_args(cfg: Config, args) -> Config:
-    """Apply the command-line options to ``cfg``."""
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    """Apply the training options to ``cfg`` (``--work-dir`` and the
+    other shared ones: :func:`load_runner_config`)."""
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper not in ('OptimWrapper', 'AmpOptimWrapper') and \
@@ -130,10 +115,7 @@ def latest_intact_checkpoint(work_dir: str):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.trust_checkpoint:
-        trust_checkpoints()
-    register_all_modules(init_default_scope=False)
-    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    cfg = merge_args(load_runner_config(args), args)
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()

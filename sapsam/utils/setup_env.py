@@ -101,6 +101,49 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     return cfg
 
 
+def add_runner_arguments(parser, example: str) -> None:
+    """Add the options ``tools/train.py`` and ``tools/test.py`` share:
+    ``--work-dir``, ``--cfg-options`` (``example`` shows one), the
+    ``--launcher`` and ``--local-rank``. Parse with
+    :func:`parse_runner_args`."""
+    parser.add_argument('--work-dir', help='where to save logs (and '
+                        'checkpoints); default work_dirs/<config name>')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
+        help=f'override config settings, e.g. {example}')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser, argv: Optional[Sequence[str]] = None):
+    """``parser.parse_args(argv)``, and ``LOCAL_RANK`` set from
+    ``--local-rank`` when the launcher did not set it."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_runner_config(args) -> Config:
+    """The config of a train/test run: opt in to full checkpoint unpickling
+    if ``args.trust_checkpoint``, register sapsam's modules, read
+    ``args.config`` with ``args.cfg_options`` (:func:`load_config`) and set
+    ``work_dir`` (``args.work_dir``, else the config's, else
+    ``./work_dirs/<config name>``)."""
+    if getattr(args, 'trust_checkpoint', False):
+        from .checkpoint_compat import trust_checkpoints
+        trust_checkpoints()
+    register_all_modules(init_default_scope=False)
+    cfg = load_config(args.config, args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
 def _did_you_mean(keys: Sequence[str], known: set) -> str:
     hints = [f'{k} -> {m[0]}' for k in keys
              if (m := difflib.get_close_matches(k, known, n=1, cutoff=0.7))]

@@ -235,3 +235,21 @@ def test_heads_build_from_their_registry():
     assert MODELS.build(dict(type='ELCAAlign')).readout == 'region'
     with pytest.raises(ValueError, match='readout'):
         ELCAAlign(readout='mean')
+
+
+def test_elca_init_depth_scales_only_the_output_projections():
+    """``init_depth`` (default 4, the official decoder depth) sets the std
+    of the official initialisation: depth 1 doubles the projections drawn
+    with ``(2 * depth) ** -0.5``, every other weight is the same."""
+    def build(**kwargs):
+        torch.manual_seed(0)
+        return ELCAAlign(embed_dim=DIM, num_heads=2, **kwargs).state_dict()
+
+    default, four, one = build(), build(init_depth=4), build(init_depth=1)
+    scaled = {'cross_attn.out_proj.weight', 'classifier.fc.weight'}
+    for name, value in default.items():
+        assert torch.equal(value, four[name]), name
+        expected = 2 * value if name in scaled else value
+        assert torch.allclose(one[name], expected), name
+    with pytest.raises(ValueError, match='init_depth'):
+        ELCAAlign(embed_dim=DIM, num_heads=2, init_depth=0)

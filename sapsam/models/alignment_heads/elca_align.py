@@ -59,6 +59,11 @@ class ELCAAlign(BaseAlignmentHead):
         embed_dim (int): Token width D. Defaults to 512.
         num_heads (int): Attention heads. Defaults to 8.
         readout (str): ``'region'`` or ``'cls'``. Defaults to ``'region'``.
+        init_depth (int): Depth of the cross-modal decoder the official
+            initialisation is scaled for: the output projections are drawn
+            with std ``embed_dim ** -0.5 * (2 * init_depth) ** -0.5`` (IRRA's
+            rule for a residual stack of that many layers). It changes only
+            the initial weights. Defaults to 4, the official decoder's depth.
         init_cfg (dict, optional): MMEngine init config.
 
     Examples:
@@ -69,11 +74,14 @@ class ELCAAlign(BaseAlignmentHead):
 
     def __init__(self, embed_dim: int = 512, num_heads: int = 8,
                  readout: str = 'region',
+                 init_depth: int = 4,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(embed_dim=embed_dim, init_cfg=init_cfg)
         if readout not in READOUTS:
             raise ValueError(f'readout must be one of {READOUTS}, got '
                              f'{readout!r}')
+        if init_depth < 1:
+            raise ValueError(f'init_depth must be >= 1, got {init_depth}')
         if embed_dim % num_heads:
             raise ValueError(f'embed_dim {embed_dim} is not divisible by '
                              f'num_heads {num_heads}')
@@ -87,8 +95,9 @@ class ELCAAlign(BaseAlignmentHead):
             ('ln', LayerNorm(embed_dim)),
             ('fc', nn.Linear(embed_dim, 2)),
         ]))
-        # Official initialisation (IRRA widths, 4 cross-modal layers).
-        proj_std = embed_dim ** -0.5 * (2 * 4) ** -0.5
+        # Official initialisation (IRRA widths, init_depth cross-modal
+        # layers).
+        proj_std = embed_dim ** -0.5 * (2 * init_depth) ** -0.5
         nn.init.normal_(self.cross_attn.in_proj_weight, std=embed_dim ** -0.5)
         nn.init.normal_(self.cross_attn.out_proj.weight, std=proj_std)
         nn.init.normal_(self.classifier.dense.weight,
