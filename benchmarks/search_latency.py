@@ -59,8 +59,9 @@ def _peak_rss_mib() -> float:
 
 
 def random_index(model, size: int, seed: int = 0) -> GalleryIndex:
-    """An index of ``size`` random unit features made for ``model``."""
-    dim = model.backbone.embed_dim
+    """An index of ``size`` random unit features made for ``model`` (a
+    :class:`TextToImageRetrievalInferencer`)."""
+    dim = model.feature_dim
     gen = torch.Generator().manual_seed(seed)
     feats = torch.nn.functional.normalize(
         torch.randn(size, dim, generator=gen), dim=1)
@@ -134,7 +135,7 @@ def run(config: str = 'configs/baseline/clip_sdm_cuhk.py',
         torch.set_num_threads(threads)
     model = init_retriever(config, cfg_options={
         'model.backbone.pretrained': None})
-    backbone = model.backbone
+    backbone = model.model.backbone
     work_dir = tempfile.mkdtemp(prefix='sapsam_search_bench_')
     try:
         result = dict(

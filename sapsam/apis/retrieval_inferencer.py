@@ -17,7 +17,6 @@ through the config's test pipelines (``test_cfg.gallery_dataloader`` and
 import copy
 import functools
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -217,11 +216,10 @@ class TextToImageRetrievalInferencer:
         num_workers (int): Image-loading worker processes.
         progress (bool): Show a progress bar while encoding the prototype.
 
-    Attributes the inferencer lacks are read from ``self.model`` (methods
-    returning the model return the inferencer), so code written when
-    :func:`init_retriever` returned the model (``r.backbone``,
-    ``r.state_dict()``, ``r.load_state_dict(...)``, ``r.float().eval()``)
-    keeps working.
+    The retriever itself is ``self.model`` (an ``nn.Module``): read its
+    modules and weights there (``inferencer.model.backbone``,
+    ``inferencer.model.state_dict()``). Loading a state dict into it
+    drops the cached :meth:`identity`.
     """
 
     def __init__(self,
@@ -299,21 +297,6 @@ class TextToImageRetrievalInferencer:
     def _scope(self):
         return DefaultScope.overwrite_default_scope(
             self.cfg.get('default_scope', 'sapsam'))
-
-    def __getattr__(self, name: str):
-        # Only called when normal lookup fails: forward to the model.
-        model = self.__dict__.get('model')
-        if model is None or name.startswith('__'):
-            raise AttributeError(f'{type(self).__name__!r} object has no '
-                                 f'attribute {name!r}')
-        value = getattr(model, name)
-        if inspect.ismethod(value) and value.__self__ is model:
-            @functools.wraps(value)
-            def call(*args, **kwargs):
-                out = value(*args, **kwargs)
-                return self if out is model else out
-            return call
-        return value
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(model={type(self.model).__name__}, '

@@ -62,8 +62,7 @@ def init_retriever(config: Union[str, Config],
 
     Returns:
         TextToImageRetrievalInferencer: the model (``.model``, in eval
-        mode), its config (``.cfg``) and checkpoint (``.checkpoint``); it
-        reads other attributes from the model.
+        mode), its config (``.cfg``) and checkpoint (``.checkpoint``).
     """
     return TextToImageRetrievalInferencer(config, checkpoint, device=device,
                                           cfg_options=cfg_options)

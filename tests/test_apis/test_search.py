@@ -194,9 +194,9 @@ def test_saved_index_is_refused_by_another_model(trained, model,
     other = init_retriever(trained['config'], trained['checkpoint'])
     same = model_identity(other)['weights_hash']  # cached by the inferencer
     assert same == model_identity(model)['weights_hash']
-    state = other.state_dict()
+    state = other.model.state_dict()
     state['backbone.ln_final.bias'] = state['backbone.ln_final.bias'] + 0.01
-    other.load_state_dict(state)  # drops the cached identity
+    other.model.load_state_dict(state)  # drops the cached identity
     assert model_identity(other)['weights_hash'] != same
     with pytest.raises(IndexMismatchError, match='model weights differ'):
         load_gallery_index(other, path)
@@ -214,7 +214,7 @@ def test_saved_index_is_refused_by_another_model(trained, model,
         load_gallery_index(resized, path)
 
     # The CLI refuses it too, with the message and exit status 2.
-    torch.save(dict(state_dict=other.state_dict()),
+    torch.save(dict(state_dict=other.model.state_dict()),
                str(tmp_path / 'other.pth'))
     search = _load_tool('tools/search.py')
     with pytest.raises(SystemExit) as exit_info:

@@ -61,7 +61,8 @@ def irra_checkpoint(tmp_path_factory):
     from sapsam.apis import init_retriever
     from sapsam.models.backbones.clip_backbone import CLIP_ARCHS
     target = init_retriever(SAPSAM_CFG)
-    backbone, decoder = target.backbone, target.cross_modal_decoder
+    backbone = target.model.backbone
+    decoder = target.model.cross_modal_decoder
     arch = target.cfg.model.backbone.arch
     arch = CLIP_ARCHS[arch] if isinstance(arch, str) else arch
     torch.manual_seed(1)
@@ -105,7 +106,7 @@ def test_irra_checkpoint_gives_irras_features_in_sapsam(
 
     # What IRRA computes: open_clip's own CLIP forward on IRRA's weights.
     irra = irra_checkpoint['irra']
-    model = init_retriever(SAPSAM_CFG, dst)  # strict load, as tools do
+    model = init_retriever(SAPSAM_CFG, dst).model  # strict, as tools do
     images, ids = _inputs(model.backbone)
     want_img = F.normalize(irra.base_model.encode_image(images), dim=-1)
     want_txt = F.normalize(irra.base_model.encode_text(ids), dim=-1)

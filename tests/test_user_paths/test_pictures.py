@@ -70,7 +70,7 @@ def labelled_split(tmp_path_factory):
                                  datasets=('CUHK-PEDES', ), progress=False)
     from sapsam.apis import init_retriever
     torch.manual_seed(0)
-    model = init_retriever(CONFIG)
+    model = init_retriever(CONFIG).model
     path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
     return osp.join(out, 'CUHK-PEDES'), path

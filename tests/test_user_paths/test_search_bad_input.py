@@ -20,7 +20,7 @@ def retriever(tmp_path_factory):
     """A random tiny retriever and its checkpoint file."""
     from sapsam.apis import init_retriever
     torch.manual_seed(0)
-    model = init_retriever(CONFIG)
+    model = init_retriever(CONFIG).model
     path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
     return dict(model=init_retriever(CONFIG, path), checkpoint=path)
@@ -134,7 +134,7 @@ def test_nan_unnormalised_and_foreign_size_rows_are_refused(retriever,
         load_gallery_index(retriever['model'], saved_index)
     wider = np.concatenate([good, np.zeros((len(good), 8), good.dtype)], 1)
     _rewrite_features(saved_index, wider)
-    dim = retriever['model'].backbone.embed_dim
+    dim = retriever['model'].model.backbone.embed_dim
     with pytest.raises(ValueError, match=f'{dim + 8} dimensions, this model '
                        f'makes {dim}'):
         load_gallery_index(retriever['model'], saved_index)

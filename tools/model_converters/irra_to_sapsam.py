@@ -170,13 +170,14 @@ class IRRACrossFormer(nn.Module):
         return self.mlm_head(self.ln_post(self.cross_modal_transformer(x)))
 
 
-def reference_clip(state: Dict[str, torch.Tensor], model) -> nn.Module:
-    """open_clip's ``CLIP`` with the sizes of the config's backbone, loaded
+def reference_clip(state: Dict[str, torch.Tensor], retriever) -> nn.Module:
+    """open_clip's ``CLIP`` with the sizes of the config's backbone (of
+    ``retriever``, a :class:`TextToImageRetrievalInferencer`), loaded
     strictly from the ``base_model.*`` weights of an IRRA state dict."""
     from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 
     from sapsam.models.backbones.clip_backbone import CLIP_ARCHS
-    cfg, backbone = model.cfg.model.backbone, model.backbone
+    cfg, backbone = retriever.cfg.model.backbone, retriever.model.backbone
     arch = cfg.get('arch', 'ViT-B/16')
     arch = CLIP_ARCHS[arch] if isinstance(arch, str) else arch
     clip = CLIP(backbone.embed_dim,
@@ -196,11 +197,12 @@ def reference_clip(state: Dict[str, torch.Tensor], model) -> nn.Module:
 
 
 @torch.no_grad()
-def verify(src: str, model: nn.Module, atol: float = 1e-4,
+def verify(src: str, retriever, atol: float = 1e-4,
            seed: int = 0) -> Dict[str, float]:
-    """Compare the converted ``model`` with IRRA's computation on random
-    inputs: global image and text features (and MLM logits when both have
-    the decoder).
+    """Compare the converted model (``retriever.model``, ``retriever`` a
+    :class:`TextToImageRetrievalInferencer`) with IRRA's computation on
+    random inputs: global image and text features (and MLM logits when both
+    have the decoder).
 
     Returns:
         dict: max absolute differences.
@@ -209,9 +211,9 @@ def verify(src: str, model: nn.Module, atol: float = 1e-4,
         AssertionError: a difference exceeds ``atol``.
     """
     state = read_irra_state_dict(src)
-    model = model.float().eval()
+    model = retriever.model.float().eval()
     backbone = model.backbone
-    clip = reference_clip(state, model)
+    clip = reference_clip(state, retriever)
     gen = torch.Generator().manual_seed(seed)
     images = torch.randn(2, 3, *backbone.image_size, generator=gen)
     length = backbone.context_length
@@ -249,24 +251,27 @@ def verify(src: str, model: nn.Module, atol: float = 1e-4,
 
 
 def build_model(config: str):
-    """The config's retriever without reading its pretrained CLIP file."""
+    """The config's retriever (a :class:`TextToImageRetrievalInferencer`;
+    the model is ``.model``) without reading its pretrained CLIP file."""
     from sapsam.apis import init_retriever
     return init_retriever(config, None, cfg_options={
         'model.backbone.pretrained': None})
 
 
 def convert(src: str, dst: str, config: str, init_missing: bool = False):
-    """Write ``dst``; return ``(model, missing, unused)``."""
-    model = build_model(config)
+    """Write ``dst``; return ``(retriever, missing, unused)`` (the
+    converted model is ``retriever.model``)."""
+    retriever = build_model(config)
     state = convert_irra(read_irra_state_dict(src))
-    full, missing, unused = fit_to_model(state, model, init_missing, src)
-    model.load_state_dict(full, strict=True)
+    full, missing, unused = fit_to_model(state, retriever.model,
+                                         init_missing, src)
+    retriever.model.load_state_dict(full, strict=True)
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(state_dict=full,
                     meta=dict(converted_from=osp.abspath(src),
                               converter='irra_to_sapsam', config=config,
                               initialised=missing)), dst)
-    return model, missing, unused
+    return retriever, missing, unused
 
 
 def parse_args(argv=None):
@@ -288,8 +293,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        model, missing, unused = convert(args.src, args.dst, args.config,
-                                         args.init_missing)
+        retriever, missing, unused = convert(args.src, args.dst,
+                                             args.config, args.init_missing)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         raise SystemExit(f'error: {err}')
     print(f'wrote {args.dst}')
@@ -300,7 +305,7 @@ def main(argv=None):
         print(f'source weights the config model does not have (dropped): '
               f'{_prefixes(unused)}')
     if args.verify:
-        diffs = verify(args.src, model, atol=args.atol)
+        diffs = verify(args.src, retriever, atol=args.atol)
         print('verified: max |difference| ' + ', '.join(
             f'{k} {v:.2e}' for k, v in diffs.items()))
 
