@@ -8,8 +8,10 @@ SYNTH := data/synthetic
 
 install: $(STAMPS)/install
 
-$(STAMPS)/install: requirements/runtime.txt requirements/tests.txt setup.py
-	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt
+$(STAMPS)/install: requirements/runtime.txt requirements/lab.txt \
+		requirements/tests.txt setup.py
+	$(PIP) install -q -r requirements/runtime.txt -r requirements/lab.txt \
+		-r requirements/tests.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	@mkdir -p $(STAMPS) && touch $@
 

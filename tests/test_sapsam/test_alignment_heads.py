@@ -10,7 +10,8 @@ from sapsam.models.alignment_heads import (AvgPoolAlign, Conv1DAlign,
                                            ELCAAlign, MHSAAlign,
                                            build_part_masks,
                                            gather_masked_tokens,
-                                           sample_phrase_negatives)
+                                           sample_phrase_negatives,
+                                           sample_region_matched_negatives)
 from sapsam.registry import MODELS
 
 DIM, TEXT_LEN, NUM_PARTS = 16, 16, 3
@@ -193,6 +194,47 @@ def test_negatives_come_from_other_identities_and_valid_phrases():
     _, _, none = sample_phrase_negatives(valid, torch.zeros(6,
                                                             dtype=torch.long))
     assert not none.any()
+
+
+def test_region_matched_negatives_pick_the_same_body_part():
+    """Each region's negative is another identity's phrase on the region
+    that overlaps it most (here the same part index, since part p covers
+    the same patches in every sample), never an invalid slot."""
+    labels, spans, part_num, pids = _batch()
+    masks = build_part_masks(labels, spans, part_num, TEXT_LEN)
+    for seed in range(20):
+        neg_sample, neg_part, has_negative = sample_region_matched_negatives(
+            masks.region, masks.valid, pids,
+            torch.Generator().manual_seed(seed))
+        assert torch.equal(has_negative, masks.valid)
+        rows, cols = has_negative.nonzero(as_tuple=True)
+        k, part = neg_sample[rows, cols], neg_part[rows, cols]
+        assert (pids[k] != pids[rows]).all()
+        assert masks.valid[k, part].all()
+        region, negative = masks.region[rows, cols], masks.region[k, part]
+        iou = (region & negative).sum(-1) / (region | negative).sum(-1)
+        # Sample 0's part 1 (3 patches) faces sample 2's or 5's part 1.
+        first = (rows == 0) & (cols == 0)
+        assert part[first].item() == 0 and iou[first].item() == 1.0
+        assert (iou > 0).all()
+    _, _, none = sample_region_matched_negatives(
+        masks.region, masks.valid, torch.zeros(6, dtype=torch.long))
+    assert not none.any()
+
+
+def test_elca_region_matched_negatives_train_the_head():
+    """The option is a constructor switch; the loss stays finite and
+    differentiable, and an unknown name is refused."""
+    labels, spans, part_num, pids = _batch()
+    head = ELCAAlign(embed_dim=DIM, num_heads=2, negatives='region_matched')
+    image = torch.randn(6, 13, DIM, requires_grad=True)
+    text = torch.randn(6, TEXT_LEN, DIM, requires_grad=True)
+    out = head.loss(image, text, labels, spans, part_num, pids,
+                    generator=torch.Generator().manual_seed(0))
+    out['loss_align'].backward()
+    assert torch.isfinite(out['loss_align']) and image.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='negatives'):
+        ELCAAlign(embed_dim=DIM, num_heads=2, negatives='hard')
 
 
 def test_same_identity_phrases_are_not_infonce_negatives():

@@ -1,13 +1,16 @@
 """Train and evaluate a list of retrieval configs; print a Markdown table.
 
-The default list is supplementary Table 6 (alignment strategies) on the
-synthetic benchmark::
+The default list is supplementary Table 6 (alignment strategies) in the
+synthetic lab (tiny CLIP transferred from configs/_base_/lab.py)::
 
-    python tools/analysis/ablation_table.py --seeds 0 1 --out docs/results.md
+    python tools/analysis/ablation_table.py --seeds 0 1 2 --jobs 2 \
+        --json work_dirs/table6.json --out docs/results.md
 
 Each (config, seed) run trains with ``tools/train.py``, selects the best
 validation checkpoint, evaluates it on the test split with
-``tools/test.py`` and records R@1/5/10, mAP, mINP and the wall time.
+``tools/test.py`` and records R@1/5/10, mAP, mINP and the wall time; rows
+report mean ± sample std over the seeds. ``--jobs N`` runs N trainings at
+once, one thread each (a 2-core machine: ``--jobs 2``).
 """
 import argparse
 import os
@@ -15,19 +18,21 @@ import os.path as osp
 import platform
 import statistics
 import sys
+import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
 from tools.misc.runs import data_root_options, train_and_test  # noqa: E402
 
-TABLE6_SYNTHETIC = [
-    ('w/o matching', 'configs/sapsam/baseline_synthetic.py'),
-    ('1) avgPool', 'configs/sapsam/avgpool_synthetic.py'),
-    ('2) Conv1D', 'configs/sapsam/conv1d_synthetic.py'),
-    ('3) MHSA', 'configs/sapsam/mhsa_synthetic.py'),
-    ('4) ELCA', 'configs/sapsam/elca_synthetic.py'),
+TABLE6_LAB = [
+    ('w/o matching', 'configs/lab/baseline.py'),
+    ('1) avgPool', 'configs/lab/avgpool.py'),
+    ('2) Conv1D', 'configs/lab/conv1d.py'),
+    ('3) MHSA', 'configs/lab/mhsa.py'),
+    ('4) ELCA', 'configs/lab/elca.py'),
 ]
 METRICS = ('t2i/R1', 't2i/R5', 't2i/R10', 't2i/mAP', 't2i/mINP')
 
@@ -35,14 +40,17 @@ METRICS = ('t2i/R1', 't2i/R5', 't2i/R10', 't2i/mAP', 't2i/mINP')
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--configs', nargs='+',
-                        help='NAME=CONFIG pairs (default: Table 6, '
-                        'synthetic twins)')
+                        help='NAME=CONFIG pairs (default: Table 6 in the '
+                        'lab)')
     parser.add_argument('--data-root', default='data/synthetic/CUHK-PEDES',
                         help='dataset folder given to every dataloader')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--work-dir', default='work_dirs/ablation_table')
     parser.add_argument('--cfg-options', nargs='*', default=[],
                         help='extra overrides for every run')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs at once (each single-threaded when > 1)')
+    parser.add_argument('--json', help='write every run\'s metrics here')
     parser.add_argument('--out', help='append the table to this Markdown '
                         'file')
     return parser.parse_args(argv)
@@ -76,20 +84,31 @@ def markdown_table(rows, seeds):
 
 def main(argv=None):
     args = parse_args(argv)
-    runs = TABLE6_SYNTHETIC if not args.configs else [
+    runs = TABLE6_LAB if not args.configs else [
         tuple(item.split('=', 1)) for item in args.configs]
+    env = dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1') \
+        if args.jobs > 1 else None
     start = time.time()
-    rows = []
-    for name, config in runs:
-        results = []
-        for seed in args.seeds:
-            stem = osp.splitext(osp.basename(config))[0]
-            work = osp.join(args.work_dir, f'{stem}_seed{seed}')
-            options = data_root_options(args.data_root) + \
-                [f'randomness.seed={seed}'] + list(args.cfg_options)
-            print(f'== {name}: {config} (seed {seed})', flush=True)
-            results.append(train_and_test(config, work, options))
-        rows.append((name, config, results))
+
+    def run(name, config, seed):
+        stem = osp.splitext(osp.basename(config))[0]
+        work = osp.join(args.work_dir, f'{stem}_seed{seed}')
+        options = data_root_options(args.data_root) + \
+            [f'randomness.seed={seed}'] + list(args.cfg_options)
+        print(f'== {name}: {config} (seed {seed})', flush=True)
+        return train_and_test(config, work, options, env=env,
+                              label=f'{stem} s{seed}')
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [[pool.submit(run, name, config, seed)
+                    for seed in args.seeds] for name, config in runs]
+        rows = [(name, config, [f.result() for f in row])
+                for (name, config), row in zip(runs, futures)]
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as f:
+            json.dump([dict(name=name, config=config, seeds=args.seeds,
+                            runs=results) for name, config, results in rows],
+                      f, indent=2)
     table = markdown_table(rows, args.seeds)
     total = time.time() - start
     footer = (f'Data: `{args.data_root}`. Total wall time {total:.0f} s on '

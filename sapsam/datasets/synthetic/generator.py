@@ -38,7 +38,7 @@ from .renderer import render_pedestrian
 from .writers import (atr_label_text, part_seg_stem, write_image,
                       write_json)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DATASETS = ('CUHK-PEDES', 'ICFG-PEDES', 'RSTPReid', 'ATR')
 MANIFEST_FILE = 'synthetic_manifest.json'
 DATASET_MARKER = '.sapsam_synthetic'
@@ -63,7 +63,7 @@ class _TBPRSpec:
 
 TBPR_SPECS = {
     'CUHK-PEDES': _TBPRSpec(1, 'reid_raw.json', 'file_path',
-                            (('train', 120), ('val', 30), ('test', 40)),
+                            (('train', 120), ('val', 60), ('test', 260)),
                             (3, 5), 2, 1, 0.03),
     'ICFG-PEDES': _TBPRSpec(2, 'ICFG-PEDES.json', 'file_path',
                             (('train', 120), ('test', 40)), (3, 5), 1, 0),
@@ -72,6 +72,7 @@ TBPR_SPECS = {
                           (5, 5), 2, 0),
 }
 ATR_CODE, ATR_IMAGES = 4, 400
+PRETRAIN_CODE = 5  # stream of pretraining_corpus()
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -161,6 +162,25 @@ def _prepare_dir(path: str) -> None:
         f.write('written by sapsam.datasets.synthetic\n')
 
 
+def _split_identities(rng, spec: _TBPRSpec, scale: float,
+                      seen: set) -> List[Tuple[str, dict, str]]:
+    """``(split, attrs, family)`` of every identity of a TBPR set.
+
+    All identities are drawn as one pool of near-duplicate families and
+    dealt to the splits in shuffled order, so a family's members (one
+    attribute apart) land in different splits as often as in the same one.
+    """
+    counts = [(split, _scaled(count, scale, 4 if split == 'train' else 2))
+              for split, count in spec.ids]
+    pool = _make_identities(rng, sum(c for _, c in counts), seen)
+    dealt, start = [], 0
+    for split, count in counts:
+        dealt += [(split, attrs, f'family-{family}')
+                  for attrs, family in pool[start:start + count]]
+        start += count
+    return dealt
+
+
 def _plan_tbpr(name: str, spec: _TBPRSpec, seed: int,
                scale: float) -> Tuple[List[dict], List[dict]]:
     """Identities and per-image entries (in file order) of a TBPR set."""
@@ -168,34 +188,73 @@ def _plan_tbpr(name: str, spec: _TBPRSpec, seed: int,
     seen: set = set()
     identities, images = [], []
     next_id = spec.first_train_id
-    counts = [(split, _scaled(count, scale, 4 if split == 'train' else 2))
-              for split, count in spec.ids]
+    dealt = _split_identities(rng, spec, scale, seen)
     # ICFG image folders are MSMT17 person ids, unrelated to the json ids
-    folder_ids = rng.permutation(max(10000, 2 * sum(c for _, c in counts)))
-    for split, count in counts:
-        for attrs, family in _make_identities(rng, count, seen):
-            identity = dict(id=next_id, split=split, family=f'{split}-'
-                            f'{family}', attributes=attrs)
-            identities.append(identity)
-            next_id += 1
-            lo, hi = spec.images_per_id
-            n_images = int(rng.integers(lo, hi + 1))
-            folder = (CUHK_SUBDIRS[int(rng.integers(len(CUHK_SUBDIRS)))]
-                      if name == 'CUHK-PEDES' else
-                      ('train', 'test')[int(rng.integers(2))])
-            raw = (identity['id'] if name != 'ICFG-PEDES' else
-                   int(folder_ids[len(identities)]))
-            frames = np.sort(rng.choice(np.arange(1, 1000), n_images,
-                                        replace=False))
-            for k in frames:
-                n_captions = spec.captions + int(
-                    rng.random() < spec.extra_caption_prob)
-                images.append(dict(
-                    identity=identity, number=len(images),
-                    path=_image_path(name, rng, raw, int(k), folder),
-                    n_captions=n_captions))
+    folder_ids = rng.permutation(max(10000, 2 * len(dealt)))
+    for split, attrs, family in dealt:
+        identity = dict(id=next_id, split=split, family=family,
+                        attributes=attrs)
+        identities.append(identity)
+        next_id += 1
+        lo, hi = spec.images_per_id
+        n_images = int(rng.integers(lo, hi + 1))
+        folder = (CUHK_SUBDIRS[int(rng.integers(len(CUHK_SUBDIRS)))]
+                  if name == 'CUHK-PEDES' else
+                  ('train', 'test')[int(rng.integers(2))])
+        raw = (identity['id'] if name != 'ICFG-PEDES' else
+               int(folder_ids[len(identities)]))
+        frames = np.sort(rng.choice(np.arange(1, 1000), n_images,
+                                    replace=False))
+        for k in frames:
+            n_captions = spec.captions + int(
+                rng.random() < spec.extra_caption_prob)
+            images.append(dict(
+                identity=identity, number=len(images),
+                path=_image_path(name, rng, raw, int(k), folder),
+                n_captions=n_captions))
     order = rng.permutation(len(images))
     return identities, [images[i] for i in order]
+
+
+def benchmark_signatures(seed: int, scale: float = 1.0) -> set:
+    """Signatures of every identity of the TBPR sets of ``(seed, scale)``
+    (planned only, nothing rendered)."""
+    from .attributes import identity_signature
+    return {identity_signature(identity['attributes'])
+            for name, spec in TBPR_SPECS.items()
+            for identity in _plan_tbpr(name, spec, seed, scale)[0]}
+
+
+def pretraining_corpus(num_ids: int, seed: int = 0, images_per_id: int = 4,
+                       captions_per_image: int = 2,
+                       exclude: Optional[set] = None) -> List[dict]:
+    """Rendered pedestrians for pretraining the lab's encoders, in memory.
+
+    Identities are drawn from their own random stream and never share a
+    signature with ``exclude`` (e.g. :func:`benchmark_signatures`), so what
+    is pretrained on them transfers to the benchmark without seeing it.
+
+    Returns:
+        list[dict]: Per image ``id`` (int), ``attributes``, ``image``
+        (uint8 ``(H, W, 3)``),
+        ``label_map`` (uint8 ``(H, W)``, ATR labels) and ``captions``
+        (list of str).
+    """
+    rng = _rng(seed, PRETRAIN_CODE, 0)
+    seen = set(exclude or ())
+    corpus = []
+    for index, (attrs, _) in enumerate(_make_identities(rng, num_ids, seen)):
+        for k in range(images_per_id):
+            image_rng = _rng(seed, PRETRAIN_CODE, 1, index, k)
+            rendered = render_pedestrian(attrs, image_rng,
+                                         _tbpr_size(image_rng))
+            parts = _visible_parts(attrs, rendered.label_map)
+            captions = _captions(attrs, parts, image_rng, captions_per_image)
+            corpus.append(dict(id=index, attributes=attrs,
+                               image=rendered.image,
+                               label_map=rendered.label_map,
+                               captions=[c[0] for c in captions]))
+    return corpus
 
 
 def _captions(attrs: dict, parts: List[str], rng, count: int) -> List[tuple]:
@@ -419,7 +478,8 @@ def generate_synthetic_benchmark(
         out_dir: Output root (e.g. ``data/synthetic``).
         seed: Seed; the output is a pure function of ``(seed, scale)``.
         scale: Multiplies the number of identities (ATR: images). At 1.0:
-            CUHK-PEDES 120/30/40 train/val/test ids x 3-5 images, ICFG-PEDES
+            CUHK-PEDES 120/60/260 train/val/test ids x 3-5 images (about
+            2,100 test queries), ICFG-PEDES
             120/40 train/test ids x 3-5 images, RSTPReid 60/15/20 ids x 5
             images, ATR 400 images.
         datasets: Subset of ``('CUHK-PEDES', 'ICFG-PEDES', 'RSTPReid',

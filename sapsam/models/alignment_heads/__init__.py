@@ -1,7 +1,9 @@
 from .avg_pool_align import AvgPoolAlign
 from .base_alignment_head import (BaseAlignmentHead, PartMasks,
                                   build_part_masks, gather_masked_tokens,
-                                  masked_mean, sample_phrase_negatives)
+                                  masked_mean,
+                                  sample_phrase_negatives,
+                                  sample_region_matched_negatives)
 from .base_contrastive_align import BaseContrastiveAlign
 from .conv1d_align import Conv1DAlign
 from .elca_align import ELCAAlign
@@ -11,5 +13,5 @@ __all__ = [
     'AvgPoolAlign', 'BaseAlignmentHead', 'BaseContrastiveAlign', 'Conv1DAlign',
     'ELCAAlign', 'MHSAAlign', 'PartMasks', 'build_part_masks',
     'gather_masked_tokens', 'masked_mean',
-    'sample_phrase_negatives'
+    'sample_phrase_negatives', 'sample_region_matched_negatives'
 ]

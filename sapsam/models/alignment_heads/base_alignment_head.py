@@ -204,6 +204,51 @@ def sample_phrase_negatives(valid: torch.Tensor, pids: torch.Tensor,
     return neg_sample, neg_part, has_negative
 
 
+def sample_region_matched_negatives(
+        region: torch.Tensor, valid: torch.Tensor, pids: torch.Tensor,
+        generator: Optional[torch.Generator] = None, jitter: float = 0.1
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draw, for every part slot, the phrase of another identity whose
+    region overlaps the slot's region most: a hard negative about the same
+    body part (another colour or garment), not one that the part's place
+    alone rules out (shoes for a hair region).
+
+    Candidates are the valid slots of samples with another identity; the
+    score is the patch IoU of the two regions plus ``jitter`` times a
+    uniform draw (``B * P * B * P`` uniforms from ``generator``), so ties
+    and near-ties are broken at random.
+
+    Args:
+        region (Tensor): ``(B, P, N)`` bool patch masks.
+        valid (Tensor): ``(B, P)`` bool valid parts.
+        pids (Tensor): ``(B,)`` identities.
+        generator (torch.Generator, optional): Source of randomness.
+        jitter (float): Weight of the random term. Defaults to 0.1.
+
+    Returns:
+        tuple: ``neg_sample``, ``neg_part`` and ``has_negative``, as
+        :func:`sample_phrase_negatives`.
+    """
+    batch, num_parts, _ = region.shape
+    device = region.device
+    draw_device = generator.device if generator is not None else device
+    uniforms = torch.rand((batch * num_parts, batch * num_parts),
+                          generator=generator, device=draw_device).to(device)
+    flat = region.reshape(batch * num_parts, -1).float()
+    inter = flat @ flat.t()
+    area = flat.sum(-1)
+    iou = inter / (area[:, None] + area[None, :] - inter).clamp(min=1.)
+    pids = pids.reshape(-1).to(device)
+    other = (pids[:, None] != pids[None, :]).repeat_interleave(
+        num_parts, 0).repeat_interleave(num_parts, 1)
+    allowed = other & valid.reshape(1, -1)
+    score = torch.where(allowed, iou + jitter * uniforms,
+                        torch.full_like(iou, -1.))
+    best = score.argmax(-1).reshape(batch, num_parts)
+    has_negative = valid & allowed.any(-1).reshape(batch, num_parts)
+    return best // num_parts, best % num_parts, has_negative
+
+
 class BaseAlignmentHead(BaseModule, metaclass=ABCMeta):
     """Base of the heads that align image regions with caption phrases.
 

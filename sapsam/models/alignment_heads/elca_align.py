@@ -11,10 +11,13 @@ from sapsam.registry import MODELS
 from sapsam.utils.typing_utils import OptConfigType
 from .base_alignment_head import (BaseAlignmentHead, PartMasks,
                                   gather_masked_tokens, masked_mean,
-                                  sample_phrase_negatives)
+                                  sample_phrase_negatives,
+                                  sample_region_matched_negatives)
 
 #: How the matching feature of a (region, phrase) pair is read.
 READOUTS = ('region', 'cls')
+#: How the negative phrase of a region is drawn.
+NEGATIVES = ('random', 'region_matched')
 
 
 @MODELS.register_module()
@@ -64,6 +67,13 @@ class ELCAAlign(BaseAlignmentHead):
             with std ``embed_dim ** -0.5 * (2 * init_depth) ** -0.5`` (IRRA's
             rule for a residual stack of that many layers). It changes only
             the initial weights. Defaults to 4, the official decoder's depth.
+        negatives (str): ``'random'`` (official): a phrase of a random
+            other-identity sample (:func:`sample_phrase_negatives`), most
+            often about another body part, which the region's place alone
+            rejects; ``'region_matched'``: the other-identity phrase whose
+            region overlaps most (:func:`sample_region_matched_negatives`),
+            so only the attribute (colour, garment) tells them apart.
+            Defaults to ``'random'``.
         init_cfg (dict, optional): MMEngine init config.
 
     Examples:
@@ -75,11 +85,16 @@ class ELCAAlign(BaseAlignmentHead):
     def __init__(self, embed_dim: int = 512, num_heads: int = 8,
                  readout: str = 'region',
                  init_depth: int = 4,
+                 negatives: str = 'random',
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(embed_dim=embed_dim, init_cfg=init_cfg)
         if readout not in READOUTS:
             raise ValueError(f'readout must be one of {READOUTS}, got '
                              f'{readout!r}')
+        if negatives not in NEGATIVES:
+            raise ValueError(f'negatives must be one of {NEGATIVES}, got '
+                             f'{negatives!r}')
+        self.negatives = negatives
         if init_depth < 1:
             raise ValueError(f'init_depth must be >= 1, got {init_depth}')
         if embed_dim % num_heads:
@@ -188,7 +203,10 @@ class ELCAAlign(BaseAlignmentHead):
             raise ValueError('ELCAAlign expects attention dropout 0')
         masks = self.part_masks(image_tokens, text_tokens, patch_labels,
                                 part_spans, part_num, sample_names)
-        if negatives is None:
+        if negatives is None and self.negatives == 'region_matched':
+            negatives = sample_region_matched_negatives(
+                masks.region, masks.valid, pids, generator)
+        elif negatives is None:
             negatives = sample_phrase_negatives(masks.valid, pids, generator)
         neg_sample, neg_part, has_negative = negatives
         phrases, phrase_mask = gather_masked_tokens(text_tokens, masks.phrase)

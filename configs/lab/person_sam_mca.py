@@ -1,0 +1,11 @@
+# Lab Person-SAM, mca prompt (supplement Table 5 layout): person_sam/mca_atr_synthetic.py
+# with the transferred encoders of configs/_base_/lab.py, both frozen.
+from mmengine.config import read_base
+
+with read_base():
+    from ..person_sam.mca_atr_synthetic import *  # noqa: F401,F403
+    from .._base_.lab import *  # noqa: F401,F403
+    from .._base_.schedules.person_sam_lab import *  # noqa: F401,F403
+
+model.sam.checkpoint = lab_sam_checkpoint
+model.text_encoder.update(pretrained=lab_bert, frozen=True)
