@@ -67,15 +67,23 @@ def test_non_utf8_and_empty_annotation_files(cuhk):
     assert not report.ok and 'empty' in report.errors[0]
 
 
+def _data_final(cuhk):
+    """The benchmark's one ``CUHK-PEDES_data_final_<N>.json``."""
+    (final, ) = cuhk.glob('CUHK-PEDES_data_final_*.json')
+    return final
+
+
 def test_duplicate_records_warn_with_names(cuhk, monkeypatch):
     from sapsam.datasets import base_tbpr_dataset
     logged = []
     monkeypatch.setattr(base_tbpr_dataset, 'print_log',
                         lambda msg, **kw: logged.append((msg, kw)))
+    count = len(json.loads((cuhk / 'reid_raw.json').read_text()))
     _edit(cuhk, lambda recs: recs.append(dict(recs[0])))
     CUHKPEDES(str(cuhk), split='train', check_images=False)
     warnings = [m for m, kw in logged if kw.get('level') == 30]
-    assert any('reid_raw.json' in m and 'record 115 repeats record 0' in m
+    assert any('reid_raw.json' in m and
+               f'record {count} repeats record 0' in m
                for m in warnings), logged
 
 
@@ -188,7 +196,7 @@ def test_atr_names_must_stay_in_the_image_folder(tmp_path):
 
 
 def test_data_final_sentence_must_be_the_caption(cuhk):
-    final = cuhk / 'CUHK-PEDES_data_final_152.json'
+    final = _data_final(cuhk)
     records = json.loads(final.read_text())
     records[2]['sentence'] = 'Some other caption.'
     final.write_text(json.dumps(records))
@@ -205,12 +213,13 @@ def test_stage4_names_missing_undecodable_and_escaping_images(
     monkeypatch.setattr(mask_tool, 'build_model', lambda *args: None)
     out = tmp_path / 'out'
     out.mkdir()
-    records = json.loads((cuhk / 'CUHK-PEDES_data_final_152.json').read_text())
+    final = _data_final(cuhk)
+    records = json.loads(final.read_text())
     args = [osp.join(REPO, 'configs/parts/part_masks_synthetic_cuhk.py'),
             '--cfg-options', f'data_root={cuhk}', f'out_dir={out}']
 
     def run_with(records):
-        (out / 'CUHK-PEDES_data_final_152.json').write_text(
+        (out / final.name).write_text(
             json.dumps(records))
         mask_tool.main(args)
 

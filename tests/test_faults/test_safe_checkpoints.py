@@ -1,5 +1,6 @@
 """No entry point unpickles a crafted checkpoint without the opt-in; bad
 checkpoint files give errors that name them."""
+import glob
 import os
 import os.path as osp
 import shutil
@@ -67,8 +68,9 @@ def test_tools_refuse_payload(tools, synthetic_cuhk, payload, tmp_path,
     assert TRUST_FLAG in err and TRUST_ENV in err and not osp.exists(marker)
     out_dir = tmp_path / 'parts'
     out_dir.mkdir()
-    shutil.copy(osp.join(synthetic_cuhk, 'CUHK-PEDES_data_final_152.json'),
-                out_dir)
+    (final, ) = glob.glob(osp.join(synthetic_cuhk,
+                                   'CUHK-PEDES_data_final_*.json'))
+    shutil.copy(final, out_dir)
     _refused(lambda: mask_tool.main([
         osp.join(tools.REPO, 'configs/parts/part_masks_synthetic_cuhk.py'),
         '--checkpoint', ckpt, '--out-dir', str(out_dir), '--cfg-options',

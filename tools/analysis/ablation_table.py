@@ -35,6 +35,10 @@ TABLE6_LAB = [
     ('4) ELCA', 'configs/lab/elca.py'),
 ]
 METRICS = ('t2i/R1', 't2i/R5', 't2i/R10', 't2i/mAP', 't2i/mINP')
+#: Column titles of the metrics a table may show.
+TITLES = {'t2i/R1': 'R@1', 't2i/R5': 'R@5', 't2i/R10': 'R@10',
+          't2i/mAP': 'mAP', 't2i/mINP': 'mINP',
+          'per_sample/mIoU': 'per-sample mIoU', 'seg/mIoU': 'mIoU (mmseg)'}
 
 
 def parse_args(argv=None):
@@ -43,7 +47,11 @@ def parse_args(argv=None):
                         help='NAME=CONFIG pairs (default: Table 6 in the '
                         'lab)')
     parser.add_argument('--data-root', default='data/synthetic/CUHK-PEDES',
-                        help='dataset folder given to every dataloader')
+                        help='dataset folder given to every TBPR dataloader'
+                        ' ("none": keep the configs\' own)')
+    parser.add_argument('--metrics', nargs='+', default=list(METRICS),
+                        help='test metrics to tabulate (e.g. '
+                        'per_sample/mIoU seg/mIoU for Person-SAM)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--work-dir', default='work_dirs/ablation_table')
     parser.add_argument('--cfg-options', nargs='*', default=[],
@@ -62,12 +70,13 @@ def format_cell(values):
     return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
 
 
-def markdown_table(rows, seeds):
-    head = ('| No. | Method | R@1 | R@5 | R@10 | mAP | mINP | '
-            'train time / run (s) |')
-    lines = [head, '|' + '---|' * 8]
+def markdown_table(rows, seeds, metrics=METRICS):
+    head = ('| No. | Method | ' + ' | '.join(TITLES.get(m, m)
+                                              for m in metrics) +
+            ' | train time / run (s) |')
+    lines = [head, '|' + '---|' * (3 + len(metrics))]
     for name, config, runs in rows:
-        cells = [format_cell([r[m] for r in runs]) for m in METRICS]
+        cells = [format_cell([r[m] for r in runs]) for m in metrics]
         seconds = statistics.mean(r['train_seconds'] for r in runs)
         number, _, method = name.partition(') ')
         if not method:
@@ -93,8 +102,10 @@ def main(argv=None):
     def run(name, config, seed):
         stem = osp.splitext(osp.basename(config))[0]
         work = osp.join(args.work_dir, f'{stem}_seed{seed}')
-        options = data_root_options(args.data_root) + \
-            [f'randomness.seed={seed}'] + list(args.cfg_options)
+        roots = [] if args.data_root == 'none' else \
+            data_root_options(args.data_root)
+        options = roots + [f'randomness.seed={seed}'] + \
+            list(args.cfg_options)
         print(f'== {name}: {config} (seed {seed})', flush=True)
         return train_and_test(config, work, options, env=env,
                               label=f'{stem} s{seed}')
@@ -109,7 +120,7 @@ def main(argv=None):
             json.dump([dict(name=name, config=config, seeds=args.seeds,
                             runs=results) for name, config, results in rows],
                       f, indent=2)
-    table = markdown_table(rows, args.seeds)
+    table = markdown_table(rows, args.seeds, args.metrics)
     total = time.time() - start
     footer = (f'Data: `{args.data_root}`. Total wall time {total:.0f} s on '
               f'{platform.machine()} with {os.cpu_count()} CPU cores. '

@@ -53,6 +53,13 @@ def parse_args(argv=None):
     group.add_argument('--checkpoint', help='trained Person-SAM weights')
     group.add_argument('--train-person-sam', action='store_true',
                        help=f'train {PERSON_SAM_CFG} on the stage-1 phrases')
+    parser.add_argument('--person-sam-config', default=PERSON_SAM_CFG,
+                        help='Person-SAM config trained by '
+                        '--train-person-sam')
+    parser.add_argument('--part-masks-config',
+                        default='configs/parts/part_masks_synthetic_{short}'
+                        '.py', help='stage-4 config; {short} is cuhk, icfg '
+                        'or rstp (its model must be the Person-SAM\'s)')
     parser.add_argument('--person-sam-options', nargs='*', default=[],
                         help='extra --cfg-options for the Person-SAM run')
     parser.add_argument('--out', help='also write the results as JSON here')
@@ -76,7 +83,7 @@ def train_person_sam(args, atr_out):
                  for split in ('train', 'dev', 'test')]
     key = content_key([file_digest(f) for f in ann_files], args.data_root,
                       args.person_sam_options, file_digest(
-                          osp.join(REPO, PERSON_SAM_CFG)))
+                          osp.join(REPO, args.person_sam_config)))
     work_dir = osp.join(args.work_dir, 'person_sam', key)
     done_file = osp.join(work_dir, 'training_done.json')
     if osp.isfile(done_file):
@@ -95,7 +102,8 @@ def train_person_sam(args, atr_out):
     if resume:
         print_log(f'Person-SAM training in {work_dir} did not finish; '
                   'resuming it', logger='current')
-    run(['tools/train.py', PERSON_SAM_CFG, '--work-dir', work_dir, *resume,
+    run(['tools/train.py', args.person_sam_config, '--work-dir', work_dir,
+         *resume,
          '--cfg-options', *options, *args.person_sam_options])
     found = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
     if not found:
@@ -127,7 +135,7 @@ def main(argv=None):
              '--cfg-options', f'dataset.data_root={data_root}',
              f'out_dir={out_dir}'])
         run(['tools/data/generate_part_masks.py',
-             f'configs/parts/part_masks_synthetic_{short}.py', '--checkpoint',
+             args.part_masks_config.format(short=short), '--checkpoint',
              checkpoint, '--cfg-options', f'data_root={data_root}',
              f'out_dir={out_dir}'])
         ref_final, _ = find_part_files(data_root, name)
