@@ -115,10 +115,30 @@ def test_demo_report_is_complete_and_consistent(tmp_path, load_tool):
     # the demo's own checkpoint.
     assert 'Person-SAM:  python tools/test.py configs/person_sam/' \
         'mca_atr_synthetic.py work_dirs/demo/parts/ps/best.pth' in text
-    assert 'python tools/search.py configs/baseline/clip_sdm_synthetic.py ' \
+    assert f'python tools/search.py {tool.BASELINE_CFG} ' \
         'work_dirs/demo/baseline/best.pth' in text
     assert 'tools/search_page.py' in text
     assert text.count('| baseline: CLIP + SDM | 17.30 |') == 1
+
+
+def test_demo_report_states_the_gap_and_the_seed_averaged_lab(tmp_path,
+                                                              load_tool):
+    """The demo's one-seed gap is printed beside the 3-seed lab rows it
+    should be read against; without them the report says where to look."""
+    tool = load_tool('tools/misc/run_demo.py')
+    results = _recorded_results(tmp_path)
+    results['sapsam'] = dict(results['sapsam'], **{'t2i/R1': 19.8})
+    results['lab_reference'] = dict(seeds=[0, 1, 2], rows=[
+        dict(label='baseline', cells={'R@1': '12.10 ± 0.40'}),
+        dict(label='SAP-SAM (Person-SAM masks)',
+             cells={'R@1': '13.00 ± 0.30'})])
+    text = tool.format_report(results, 'data/synthetic', 'work_dirs/demo')
+    assert 'SAP-SAM - baseline: +2.50 R@1' in text
+    assert "lab's 3-seed results (docs/results.md, seeds 0, 1, 2" in text
+    assert 'SAP-SAM (Person-SAM masks)  R@1 13.00 ± 0.30' in text
+    results['lab_reference'] = None
+    text = tool.format_report(results, 'data/synthetic', 'work_dirs/demo')
+    assert 'no seed-averaged lab results found: see docs/results.md' in text
 
 
 def test_demo_prints_the_person_sam_command_it_ran(tmp_path, load_tool,

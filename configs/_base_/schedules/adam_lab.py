@@ -7,7 +7,7 @@ from mmengine.optim import CosineAnnealingLR, LinearLR
 with read_base():
     from .adam_synthetic import *  # noqa: F401,F403
 
-max_epochs = 8
+max_epochs = 6
 optim_wrapper.optimizer.lr = 2e-4
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.1, end_factor=1.0, by_epoch=True,
