@@ -1,4 +1,5 @@
-# Lab (synthetic benchmark + transferred tiny CLIP): sapsam/avgpool_synthetic.py
+# Lab (synthetic benchmark + transferred tiny CLIP):
+# sapsam/avgpool_synthetic.py
 # fine-tuned from the pretrained weights of configs/_base_/lab.py.
 from mmengine.config import read_base
 

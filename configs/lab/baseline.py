@@ -1,4 +1,5 @@
-# Lab (synthetic benchmark + transferred tiny CLIP): baseline/clip_sdm_synthetic.py
+# Lab (synthetic benchmark + transferred tiny CLIP):
+# baseline/clip_sdm_synthetic.py
 # fine-tuned from the pretrained weights of configs/_base_/lab.py.
 from mmengine.config import read_base
 

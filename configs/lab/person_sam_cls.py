@@ -1,4 +1,5 @@
-# Lab Person-SAM, cls prompt (supplement Table 5 layout): person_sam/cls_atr_synthetic.py
+# Lab Person-SAM, cls prompt (supplement Table 5 layout):
+# person_sam/cls_atr_synthetic.py
 # with the transferred encoders of configs/_base_/lab.py, both frozen.
 from mmengine.config import read_base
 

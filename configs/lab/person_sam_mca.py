@@ -1,4 +1,5 @@
-# Lab Person-SAM, mca prompt (supplement Table 5 layout): person_sam/mca_atr_synthetic.py
+# Lab Person-SAM, mca prompt (supplement Table 5 layout):
+# person_sam/mca_atr_synthetic.py
 # with the transferred encoders of configs/_base_/lab.py, both frozen.
 from mmengine.config import read_base
 

@@ -30,13 +30,15 @@ from PIL import Image
 from sapsam.registry import DATASETS
 from sapsam.utils.fileio import load_json
 
+# Written by the synthetic benchmark generator into each dataset folder:
+# differing split sizes are then expected.
+from .synthetic.generator import DATASET_MARKER as SYNTHETIC_MARKER
+
 __all__ = ['CheckReport', 'check_dataset', 'check_tbpr_dataset',
            'check_atr_dataset', 'checkable_dataset_types',
            'dataset_type_name']
 
-#: Written by the synthetic benchmark generator into each dataset folder:
-#: differing split sizes are then expected.
-SYNTHETIC_MARKER = '.sapsam_synthetic'
+
 # Listed examples per problem.
 MAX_EXAMPLES = 3
 #: Decode at most this many files of each kind (None: every file);

@@ -138,3 +138,28 @@ def test_lab_person_sam_uses_frozen_transferred_encoders(name):
     assert cfg.model.text_encoder.pretrained == lab.lab_bert
     assert cfg.model.text_encoder.frozen and cfg.model.freeze_image_encoder
     assert cfg.model.prompt_encoder.type.__name__.lower() == f'{name}prompt'
+
+
+@pytest.fixture(scope='module')
+def tiny_cuhk(tmp_path_factory):
+    from sapsam.datasets.synthetic import generate_synthetic_benchmark
+    out = str(tmp_path_factory.mktemp('lab_cuhk'))
+    generate_synthetic_benchmark(out, seed=2, scale=0.05,
+                                 datasets=('CUHK-PEDES', ), progress=False)
+    return osp.join(out, 'CUHK-PEDES')
+
+
+def test_gradient_share_reports_each_weighted_loss(tiny_cuhk):
+    """The diagnostic behind docs/results.md's gradient table: one norm
+    per loss and tower, and a loss weighted 0 contributes nothing."""
+    tool = load_script('tools/analysis/loss_gradient_share.py')
+    options = [f'train_dataloader.dataset.data_root={tiny_cuhk}']
+    norms = tool.main(['configs/sapsam/elca_synthetic.py', '--batches', '1',
+                       '--batch-size', '8', '--cfg-options', *options])
+    assert set(norms) == {'loss_sdm', 'loss_mlm', 'loss_align'}
+    assert all(v > 0 for towers in norms.values() for v in towers.values())
+    silenced = tool.main(['configs/sapsam/elca_synthetic.py', '--batches',
+                          '1', '--batch-size', '8', '--cfg-options',
+                          *options, 'model.align_loss_weight=0.0'])
+    assert all(v == 0 for v in silenced['loss_align'].values())
+    assert silenced['loss_sdm'] == pytest.approx(norms['loss_sdm'])
