@@ -8,3 +8,6 @@ lab_weights = 'data/synthetic/weights'
 lab_clip_checkpoint = f'{lab_weights}/clip_tiny_lab.pt'
 lab_sam_checkpoint = f'{lab_weights}/sam_tiny_lab.pth'
 lab_bert = f'{lab_weights}/all-MiniLM-L6-v2'
+# The frozen MiniLM keeps the features of this many distinct phrases
+# (template phrases repeat across images and epochs).
+lab_phrase_cache = 8192

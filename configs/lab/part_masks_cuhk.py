@@ -7,4 +7,5 @@ with read_base():
     from .._base_.lab import *  # noqa: F401,F403
 
 model.sam.checkpoint = lab_sam_checkpoint
-model.text_encoder.update(pretrained=lab_bert, frozen=True)
+model.text_encoder.update(pretrained=lab_bert, frozen=True,
+                          cache_size=lab_phrase_cache)

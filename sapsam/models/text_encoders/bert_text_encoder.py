@@ -1,5 +1,6 @@
 """BERT phrase encoder loaded from a local ``save_pretrained`` directory."""
 import os.path as osp
+from collections import OrderedDict
 from typing import Sequence, Tuple
 
 import torch
@@ -37,6 +38,10 @@ class BertTextEncoder(BaseModule):
         max_length (int): Tokens per phrase. Defaults to 16.
         frozen (bool): Freeze all weights and keep the model in eval mode
             (no dropout) so features are deterministic. Defaults to True.
+        cache_size (int): A frozen encoder keeps the features of up to this
+            many distinct phrases (least recently used dropped) and encodes
+            only phrases it has not seen; phrases repeat across images and
+            epochs. 0 (default) disables it; it needs ``frozen=True``.
         init_cfg (dict | list, optional): MMEngine init config.
 
     Examples:
@@ -49,8 +54,16 @@ class BertTextEncoder(BaseModule):
                  pretrained: str,
                  max_length: int = 16,
                  frozen: bool = True,
+                 cache_size: int = 0,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if cache_size < 0 or (cache_size and not frozen):
+            raise ValueError(f'BertTextEncoder: cache_size must be >= 0 and '
+                             f'needs frozen=True, got cache_size='
+                             f'{cache_size}, frozen={frozen}')
+        self.cache_size = cache_size
+        self._cache: 'OrderedDict[str, Tuple[torch.Tensor, torch.Tensor]]' \
+            = OrderedDict()
         from transformers import BertModel, BertTokenizer
         if not osp.isdir(pretrained):
             raise FileNotFoundError(
@@ -111,6 +124,10 @@ class BertTextEncoder(BaseModule):
             self.bert.eval()
         return self
 
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._cache.clear()  # the cached features belong to other weights
+        super()._load_from_state_dict(*args, **kwargs)
+
     def tokenize(self, texts: Sequence[str]) -> dict:
         """Token ids, token type ids and attention mask, each ``(B, L)``."""
         check_phrases(texts, 'BertTextEncoder')
@@ -130,9 +147,33 @@ class BertTextEncoder(BaseModule):
             ([CLS] first) and the attention mask ``(B, L)`` (bool, True for
             real tokens), with ``L = max_length``.
         """
+        if self.cache_size:
+            return self._cached_forward(texts)
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
         device = next(self.bert.parameters()).device
         tokens = {k: v.to(device) for k, v in self.tokenize(texts).items()}
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen):
             feats = self.bert(**tokens).last_hidden_state
         return feats, tokens['attention_mask'].bool()
+
+    def _cached_forward(self, texts: Sequence[str]
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` through the phrase cache (frozen encoder)."""
+        check_phrases(texts, 'BertTextEncoder')
+        device = next(self.bert.parameters()).device
+        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if new:
+            feats, mask = self._encode(new)
+            for text, f, m in zip(new, feats, mask):
+                self._cache[text] = (f, m)
+        for text in texts:
+            self._cache.move_to_end(text)
+        entries = [self._cache[t] for t in texts]
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return (torch.stack([f for f, _ in entries]).to(device),
+                torch.stack([m for _, m in entries]).to(device))
