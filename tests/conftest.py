@@ -1,4 +1,6 @@
-"""Shared test fixtures. Keep per-topic fixtures in the test modules."""
+"""Fixtures shared by several test directories. Keep per-topic fixtures in
+the test modules or their directory's ``conftest.py``; plain helpers
+(script loader, drawn people) are in ``tests/helpers.py``."""
 import os
 import sys
 
@@ -11,6 +13,8 @@ if REPO_ROOT not in sys.path:
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
+from tests.helpers import load_script  # noqa: E402 (needs sys.path above)
+
 
 @pytest.fixture
 def sapsam_scope():
@@ -18,3 +22,47 @@ def sapsam_scope():
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('sapsam'):
         yield
+
+
+@pytest.fixture(scope='session')
+def load_tool():
+    """``load_tool('tools/x/y.py')`` imports a script as a module."""
+    return load_script
+
+
+@pytest.fixture
+def one_thread():
+    """The shared CPUs are oversubscribed; several intra-op threads then
+    spin-wait and run many times slower. The Person-SAM tests use it for
+    every test (``pytestmark`` or their directory's ``conftest.py``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='session')
+def tiny_weights(tmp_path_factory):
+    """``sam_tiny.pth`` and ``bert_tiny/`` written by make_tiny_weights."""
+    tool = load_script('tools/misc/make_tiny_weights.py')
+    return tool.make_tiny_weights(str(tmp_path_factory.mktemp('weights')))
+
+
+@pytest.fixture
+def person_sam(tiny_weights, sapsam_scope):
+    """Build a tiny PersonSAM; keyword arguments override the defaults."""
+    from sapsam.registry import MODELS
+
+    def build(**overrides):
+        cfg = dict(
+            type='PersonSAM',
+            sam=dict(arch='tiny', checkpoint=tiny_weights['sam']),
+            text_encoder=dict(type='BertTextEncoder',
+                              pretrained=tiny_weights['bert']),
+            prompt_encoder=dict(type='MCAPrompt', num_heads=4),
+            losses=[dict(type='DiceLoss'), dict(type='BinaryCELoss')])
+        cfg.update(overrides)
+        torch.manual_seed(0)
+        return MODELS.build(cfg)
+
+    return build

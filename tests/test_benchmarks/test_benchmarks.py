@@ -1,19 +1,13 @@
 """The ELCA and training-step benchmarks run at a tiny size."""
-import importlib.util
 import math
-import os
 
 import torch
 
-BENCHMARKS = os.path.join(os.path.dirname(__file__), '..', '..', 'benchmarks')
+from tests.helpers import load_script
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(
-        f'benchmark_{name}', os.path.join(BENCHMARKS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f'benchmarks/{name}.py')
 
 
 def test_elca_benchmark_compares_equal_losses(capsys):

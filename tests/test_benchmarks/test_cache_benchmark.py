@@ -1,4 +1,7 @@
 """benchmarks/person_sam_cache.py runs at a tiny size."""
+import pytest
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def test_cache_benchmark_tiny(load_tool, sapsam_scope):

@@ -10,6 +10,9 @@ import torch
 from sapsam.datasets import ATRPhraseSegDataset
 from sapsam.utils.atr_vocabulary import ATR_CROP_GROUPS, ATR_PART_GROUPS
 
+# One intra-op thread (tests/conftest.py), as every Person-SAM test.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 REAL_DEV = '/work/shared/data/atr_item_descriptions_dev.json'
 S = 256
 

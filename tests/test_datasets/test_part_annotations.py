@@ -1,5 +1,4 @@
 """attach_parts: keying, odd records, missing files, dataset integration."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -11,12 +10,7 @@ from sapsam.datasets import CUHKPEDES, part_annotations
 from sapsam.datasets.part_annotations import attach_parts
 from sapsam.parts.formats import (PartFileError, seg_stem, write_data_final,
                                   write_score_dict)
-
-HERE = osp.dirname(osp.abspath(__file__))
-_spec = importlib.util.spec_from_file_location('parts_test_helpers',
-                                               osp.join(HERE, 'helpers.py'))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
+from tests import helpers
 
 
 def write_parts(root, records, flat, key_of=lambda pos, rec: rec['idx'],

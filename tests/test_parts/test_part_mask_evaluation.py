@@ -1,5 +1,4 @@
 """Part-mask agreement (the demo's metric) and the stage-4 benchmark."""
-import importlib.util
 import os.path as osp
 import shutil
 
@@ -11,8 +10,7 @@ from sapsam.parts.evaluation import (evaluate_part_masks, format_iou_table,
                                      match_phrase, synthetic_phrase_groups)
 from sapsam.parts.formats import (find_part_files, read_data_final, seg_stem,
                                   write_data_final)
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import load_script
 
 
 def test_match_phrase():
@@ -71,10 +69,7 @@ def test_ground_truth_against_itself_and_a_damaged_copy(synthetic, tmp_path):
 
 
 def test_benchmark_runs_at_tiny_size():
-    spec = importlib.util.spec_from_file_location(
-        'bench_part_masks', osp.join(REPO, 'benchmarks/part_masks.py'))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script('benchmarks/part_masks.py')
     result = bench.run(arch='tiny', num_images=1, phrases_per_image=2,
                        text='tiny')
     assert result['num_images'] == 1 and result['phrases_per_image'] == 2

@@ -1,5 +1,4 @@
 """Stage 1: region processing, phrase generators and the ATR phrase tool."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -11,19 +10,8 @@ from sapsam.parts.phrase_generators import (Blip2PhraseGenerator,
                                             TemplatePhraseGenerator)
 from sapsam.parts.regions import extract_part_region
 from sapsam.registry import TASK_UTILS
-
-HERE = osp.dirname(osp.abspath(__file__))
-REPO = osp.dirname(osp.dirname(HERE))
-
-
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = load_module('parts_test_helpers', osp.join(HERE, 'helpers.py'))
+from tests import helpers
+from tests.helpers import REPO, load_script
 
 
 def test_region_is_whitened_and_cropped_with_seeded_margins():
@@ -131,8 +119,7 @@ def test_blip2_prompts_must_cover_groups(tiny_blip2):
 
 @pytest.fixture(scope='module')
 def stage1_tool():
-    return load_module('generate_atr_phrases',
-                       osp.join(REPO, 'tools/data/generate_atr_phrases.py'))
+    return load_script('tools/data/generate_atr_phrases.py')
 
 
 def run_stage1(tool, root, out, *extra):

@@ -1,7 +1,6 @@
 """tools/misc/check_dataset.py on the synthetic benchmark and on deliberately
 broken copies of it: every documented mistake is reported with its fix, and
 the loaders indeed fail on the copies the checker rejects."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,8 +15,7 @@ import pytest
 
 from sapsam.datasets import CUHKPEDES, ICFGPEDES, RSTPReid
 from sapsam.datasets.checks import check_atr_dataset, check_tbpr_dataset
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO, load_script
 
 
 @pytest.fixture(scope='module')
@@ -30,12 +28,7 @@ def synthetic(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def tool():
-    path = osp.join(REPO, 'tools/misc/check_dataset.py')
-    spec = importlib.util.spec_from_file_location('sapsam_check_dataset',
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/misc/check_dataset.py')
 
 
 @pytest.fixture

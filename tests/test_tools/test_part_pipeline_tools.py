@@ -1,5 +1,4 @@
 """Stage 3 and 4 tools end to end, resuming, and the loader round trip."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,23 +10,11 @@ import torch
 
 from sapsam.datasets import CUHKPEDES
 from sapsam.parts.formats import read_data_final, read_score_dict, seg_stem
+from tests import helpers
+from tests.helpers import REPO, load_script
 
-HERE = osp.dirname(osp.abspath(__file__))
-REPO = osp.dirname(osp.dirname(HERE))
-
-
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = load_module('parts_test_helpers', osp.join(HERE, 'helpers.py'))
-split_tool = load_module('split_captions',
-                         osp.join(REPO, 'tools/data/split_captions.py'))
-mask_tool = load_module('generate_part_masks',
-                        osp.join(REPO, 'tools/data/generate_part_masks.py'))
+split_tool = load_script('tools/data/split_captions.py')
+mask_tool = load_script('tools/data/generate_part_masks.py')
 SPLIT_CFG = osp.join(REPO,
                      'configs/parts/split_captions_rule_synthetic_cuhk.py')
 MASK_CFG = osp.join(REPO, 'configs/parts/part_masks_synthetic_cuhk.py')

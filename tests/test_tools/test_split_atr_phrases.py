@@ -3,6 +3,9 @@ import json
 
 import pytest
 
+# One intra-op thread (tests/conftest.py), as every Person-SAM test.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 REAL = ['/work/shared/data/atr_item_descriptions_dev.json',
         '/work/shared/data/atr_item_descriptions_test.json']
 

@@ -10,7 +10,8 @@ import sys
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.helpers import REPO
+
 CONFIG = osp.join(REPO, 'configs/baseline/clip_sdm_synthetic.py')
 
 

@@ -11,9 +11,9 @@ from PIL import Image
 from sapsam.visualization import PersonSAMVisualizer, RetrievalVisualizer
 from sapsam.visualization.person_sam_visualizer import (mask_iou,
                                                         overlay_mask)
+from tests.helpers import REPO
 from tests.helpers import load_script as _load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')

@@ -1,14 +1,7 @@
-"""Fixtures of the user-path tests: tool import, one CPU thread."""
+"""Fixtures of the user-path tests: one CPU thread per module (``load_tool``
+is the shared fixture of ``tests/conftest.py``)."""
 import pytest
 import torch
-
-from tests.helpers import load_script as _load_tool
-
-
-@pytest.fixture(scope='session')
-def load_tool():
-    """``load_tool('tools/x/y.py')`` imports a script as a module."""
-    return _load_tool
 
 
 @pytest.fixture(autouse=True, scope='module')

@@ -1,5 +1,4 @@
 """Part label transforms: loading, merging, patch labels, phrase spans."""
-import importlib.util
 import os.path as osp
 
 import mmcv
@@ -18,12 +17,8 @@ from sapsam.datasets.transforms.find_phrase_spans import find_phrase_span
 from sapsam.datasets.transforms.merge_part_masks import merge_part_masks
 from sapsam.datasets.transforms.patch_labels import patch_majority_labels
 from sapsam.models.tokenizers import CLIPTokenizer
-
-HERE = osp.dirname(osp.abspath(__file__))
-_spec = importlib.util.spec_from_file_location('parts_test_helpers',
-                                               osp.join(HERE, 'helpers.py'))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
+from tests import helpers
+from tests.helpers import REPO
 
 
 def masks_from(points, shape=(3, 3)):
@@ -270,7 +265,7 @@ def test_load_part_masks_errors_name_file_and_sample(sample, tmp_path):
     ('configs/sapsam/elca_synthetic.py', (192, 64), 192)])
 def test_config_pipelines_produce_sapsam_targets(sample, name, shape, grid):
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(HERE)), name))
+    cfg = Config.fromfile(osp.join(REPO, name))
     sample.pop('labels')
     packed = Compose(cfg.train_dataloader.dataset.pipeline)(dict(sample))
     data = packed['data_samples']

@@ -1,7 +1,4 @@
 """Tests of sapsam.evaluation.functional.rank_metrics and its benchmark."""
-import importlib.util
-import os
-
 import pytest
 import torch
 
@@ -10,9 +7,7 @@ from sapsam.evaluation.functional import (GalleryRanker, check_topk,
                                           query_rank_stats,
                                           summarize_rank_stats)
 from sapsam.evaluation.functional import rank_metrics as rank_module
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+from tests.helpers import load_script
 
 
 def assert_stats_equal(actual, expected):
@@ -241,11 +236,7 @@ def test_bad_features_nan_scores_and_options_are_errors():
 
 
 def load_benchmark():
-    path = os.path.join(REPO_ROOT, 'benchmarks', 'rank_metrics.py')
-    spec = importlib.util.spec_from_file_location('bench_rank_metrics', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('benchmarks/rank_metrics.py')
 
 
 def test_benchmark_data_has_uneven_identities():

@@ -8,7 +8,11 @@ from mmengine.evaluator import Evaluator
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO
+
+# One intra-op thread (tests/conftest.py), as every Person-SAM test.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 LEAVES = ['cls', 'dense', 'dot', 'mca']
 
 

@@ -1,6 +1,5 @@
 """SDM with cross-rank negatives equals SDM on the global batch."""
 import os
-import os.path as osp
 import socket
 import subprocess
 import sys
@@ -8,8 +7,7 @@ import sys
 import torch
 
 from sapsam.models import SDMLoss
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO
 
 WORKER = '''
 import sys, torch, torch.distributed as dist

@@ -6,6 +6,9 @@ from sapsam.models.prompt_encoders import (CLSPrompt, DensePrompt, DotPrompt,
                                            MCAPrompt)
 from sapsam.registry import MODELS
 
+# One intra-op thread (tests/conftest.py), as every Person-SAM test.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 TEXT_DIM, EMBED_DIM, GRID = 24, 16, (4, 6)
 VARIANTS = ['CLSPrompt', 'DensePrompt', 'DotPrompt', 'MCAPrompt']
 

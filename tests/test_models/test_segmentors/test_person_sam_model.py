@@ -6,6 +6,9 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+# One intra-op thread (tests/conftest.py), as every Person-SAM test.
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 S = 256  # the 'tiny' preset's input size
 
 

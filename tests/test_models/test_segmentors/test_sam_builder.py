@@ -1,6 +1,10 @@
 """The one SAM builder, the cached-encoder wrapper and the phrase API."""
 import numpy as np
+import pytest
 import torch
+
+# One intra-op thread (tests/conftest.py), as every Person-SAM test.
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 S = 256  # the 'tiny' preset's input size
 
