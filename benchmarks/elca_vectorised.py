@@ -1,7 +1,7 @@
 """Benchmark: vectorised ELCA alignment head vs the per-pair loop.
 
 Forward + backward of :class:`sapsam.models.ELCAAlign` and of the official
-loop ``elca_loss_loop`` (in ``tests/test_sapsam/elca_reference.py``: one
+loop ``elca_loss_loop`` (in ``tests/test_models/test_alignment_heads/elca_reference.py``: one
 ``nn.MultiheadAttention`` call per positive and per negative pair) on the
 same random inputs and the same negatives. Default size: batch 64, 6 parts, D = 512,
 193 image tokens (24x8 patches + [CLS]), 77 text tokens.
@@ -23,9 +23,11 @@ from sapsam.models.alignment_heads import (ELCAAlign, build_part_masks,
                                            sample_phrase_negatives)
 
 # The official per-pair loss and the batch generator are the references of
-# tests/test_sapsam/test_alignment_heads.py; the benchmark uses the same.
+# tests/test_models/test_alignment_heads/test_alignment_heads.py; the
+# benchmark uses the same.
 _REFERENCE = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), 'tests', 'test_sapsam', 'elca_reference.py')
+    os.path.abspath(__file__))), 'tests', 'test_models', 'test_alignment_heads',
+    'elca_reference.py')
 _spec = importlib.util.spec_from_file_location('elca_reference', _REFERENCE)
 _reference = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_reference)

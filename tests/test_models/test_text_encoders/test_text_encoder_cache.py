@@ -4,6 +4,8 @@ import torch
 
 from sapsam.models import BertTextEncoder
 
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 
 def test_cache_returns_the_encoded_features_and_encodes_each_phrase_once(
         tiny_weights, monkeypatch):
