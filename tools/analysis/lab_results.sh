@@ -7,6 +7,8 @@ W=$(realpath -m "${1:-work_dirs/lab}")
 SEEDS="0 1 2"
 mkdir -p "$W"
 TABLE=tools/analysis/ablation_table.py
+# The transferred encoders (returns at once when they are up to date).
+python tools/misc/pretrain_lab_encoders.py --out data/synthetic/weights
 
 # Supplement Table 5 layout: Person-SAM prompt encoders on synthetic ATR.
 python $TABLE --data-root none --seeds $SEEDS --jobs 2 --work-dir "$W/table5" \

@@ -69,9 +69,11 @@ def mask_table(results: List[dict]) -> str:
         values = per_class[name]
         lines.append(f'| {name} | {mean_std(values)} | ' +
                      ', '.join(f'{v:.1f}' for v in values) + ' |')
-    means = [res['mIoU'] for res in results]
-    lines.append(f'| **mean over groups** | **{mean_std(means)}** | ' +
-                 ', '.join(f'{v:.1f}' for v in means) + ' |')
+    for title, key in (('**mean over groups**', 'mIoU'),
+                       ('mean over phrases', 'mIoU_phrases')):
+        means = [res[key] for res in results]
+        lines.append(f'| {title} | {mean_std(means)} | ' +
+                     ', '.join(f'{v:.1f}' for v in means) + ' |')
     return '\n'.join(lines)
 
 
