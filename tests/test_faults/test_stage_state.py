@@ -56,6 +56,13 @@ def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+def _train_captions(cuhk) -> int:
+    """Captions of the train split (the records stage 3 writes)."""
+    with open(osp.join(str(cuhk), 'reid_raw.json'), encoding='utf-8') as f:
+        return sum(len(r['captions']) for r in json.load(f)
+                   if r['split'] == 'train')
+
+
 def test_split_redoes_exactly_an_edited_caption(cuhk, tmp_path, monkeypatch,
                                                 split_tool):
     out = tmp_path / 'out'
@@ -85,7 +92,8 @@ def test_split_redoes_exactly_an_edited_caption(cuhk, tmp_path, monkeypatch,
 
     monkeypatch.setattr(split_tool.TASK_UTILS, 'build', build)
     # A temp file of a killed final write does not survive the rerun.
-    (out / '.tmp_killed_CUHK-PEDES_data_final_152.json').write_text('[')
+    (out / f'.tmp_killed_CUHK-PEDES_data_final_{_train_captions(cuhk)}'
+           '.json').write_text('[')
     data_final, _ = _split(split_tool, cuhk, out)
     assert asked == ['A man in a green hat and orange shorts.']
     record = {r['idx']: r for r in read_data_final(data_final)}[edited]
@@ -95,7 +103,7 @@ def test_split_redoes_exactly_an_edited_caption(cuhk, tmp_path, monkeypatch,
     # Another splitter config redoes everything.
     asked.clear()
     _split(split_tool, cuhk, out, 'splitter.max_phrase_words=9')
-    assert len(asked) == 152
+    assert len(asked) == _train_captions(cuhk)
 
 
 def test_concurrent_shards_merge(cuhk, tmp_path, split_tool, monkeypatch):
@@ -146,7 +154,7 @@ def test_concurrent_shards_merge(cuhk, tmp_path, split_tool, monkeypatch):
     assert not errors, errors
     written = [r for r in results.values() if r is not None]
     assert written, results
-    assert len(read_data_final(written[0][0])) == 152
+    assert len(read_data_final(written[0][0])) == _train_captions(cuhk)
     assert not [f for f in os.listdir(out) if f.startswith('.tmp_')]
 
 

@@ -85,7 +85,7 @@ def test_visualize_retrieval_picks_queries_and_draws_the_truth(
     monkeypatch.setattr(RetrievalVisualizer, 'draw_retrieval',
                         lambda self, q: drawn.append(q[0]) or draw(self, q))
     summary = tool.main([CONFIG, checkpoint, '--split', 'test', '--topk',
-                         '5', '--num-queries', '100', '--select', 'all',
+                         '5', '--num-queries', '1000', '--select', 'all',
                          '--out-dir', str(tmp_path), '--cfg-options',
                          f'test_cfg.gallery_dataloader.dataset.data_root='
                          f'{root}', f'test_dataloader.dataset.data_root='
