@@ -65,6 +65,8 @@ def parse_args(argv=None):
 
 
 def format_cell(values):
+    """``'mean ± sample std'`` of a row's per-seed values (one: the
+    value)."""
     if len(values) == 1:
         return f'{values[0]:.2f}'
     return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'

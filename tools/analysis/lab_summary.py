@@ -17,22 +17,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
 from sapsam.utils.atr_vocabulary import ATR_GROUP_NAMES  # noqa: E402
+from sapsam.utils.fileio import load_json  # noqa: E402
+from tools.analysis.ablation_table import format_cell  # noqa: E402
 
 RETRIEVAL = (('R@1', 't2i/R1'), ('R@5', 't2i/R5'), ('mAP', 't2i/mAP'))
 SEGMENTATION = (('per-sample mIoU', 'per_sample/mIoU'),
                 ('mIoU (mmseg)', 'seg/mIoU'))
-
-
-def mean_std(values: Sequence[float]) -> str:
-    """``'m ± s'`` (sample std; one value: just the value)."""
-    if len(values) == 1:
-        return f'{values[0]:.2f}'
-    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
-
-
-def _load(path: str):
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
 
 
 def table(rows: List[dict], columns, baseline: List[float] = None) -> str:
@@ -45,7 +35,7 @@ def table(rows: List[dict], columns, baseline: List[float] = None) -> str:
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for row in rows:
         runs = row['runs']
-        cells = [mean_std([r[key] for r in runs]) for _, key in columns]
+        cells = [format_cell([r[key] for r in runs]) for _, key in columns]
         per_seed = ', '.join(f'{r[columns[0][1]]:.2f}' for r in runs)
         line = [f'{row["name"]} (`{row["config"]}`)', *cells, per_seed]
         if baseline is not None:
@@ -67,12 +57,12 @@ def mask_table(results: List[dict]) -> str:
     lines = ['| part group | IoU (%) | per seed |', '|---|---|---|']
     for name in order:
         values = per_class[name]
-        lines.append(f'| {name} | {mean_std(values)} | ' +
+        lines.append(f'| {name} | {format_cell(values)} | ' +
                      ', '.join(f'{v:.1f}' for v in values) + ' |')
     for title, key in (('**mean over groups**', 'mIoU'),
                        ('mean over phrases', 'mIoU_phrases')):
         means = [res[key] for res in results]
-        lines.append(f'| {title} | {mean_std(means)} | ' +
+        lines.append(f'| {title} | {format_cell(means)} | ' +
                      ', '.join(f'{v:.1f}' for v in means) + ' |')
     return '\n'.join(lines)
 
@@ -83,13 +73,13 @@ def main(argv=None) -> dict:
     parser.add_argument('--json-out', default='docs/lab_results.json')
     args = parser.parse_args(argv)
     w = args.work_dir
-    table5 = _load(osp.join(w, 'table5.json'))
-    table6 = _load(osp.join(w, 'table6.json'))
-    masks = [_load(p)['results']['CUHK-PEDES'] for p in sorted(
+    table5 = load_json(osp.join(w, 'table5.json'))
+    table6 = load_json(osp.join(w, 'table6.json'))
+    masks = [load_json(p)['results']['CUHK-PEDES'] for p in sorted(
         glob.glob(osp.join(w, 'part_masks_seed*.json')))]
     psam = [row for p in sorted(glob.glob(osp.join(w,
                                                    'psam_masks_seed*.json')))
-            for row in _load(p)]
+            for row in load_json(p)]
     if psam:
         table6.append(dict(name='4) ELCA on Person-SAM masks',
                            config=psam[0]['config'],
@@ -103,7 +93,8 @@ def main(argv=None) -> dict:
         print('## Stage-4 masks\n\n' + mask_table(masks) + '\n')
 
     def cells(row, columns):
-        return {c: mean_std([r[k] for r in row['runs']]) for c, k in columns}
+        return {c: format_cell([r[k] for r in row['runs']])
+                for c, k in columns}
     by_name = {row['name']: row for row in table6}
     reference = dict(seeds=table6[0]['seeds'], rows=[])
     mca = [row for row in table5 if row['name'] == 'MCA']
@@ -113,7 +104,7 @@ def main(argv=None) -> dict:
     if masks:
         reference['rows'].append(dict(
             label='part masks vs ground truth',
-            cells={'mean IoU': mean_std([m['mIoU'] for m in masks])}))
+            cells={'mean IoU': format_cell([m['mIoU'] for m in masks])}))
     for name, label in (('w/o matching', 'baseline'),
                         ('4) ELCA', 'SAP-SAM (ground-truth parts)'),
                         ('4) ELCA on Person-SAM masks',

@@ -179,22 +179,17 @@ def pretrain_clip(corpus: List[dict], arch: str = 'tiny',
 
 
 # ----------------------------------------------------------------- SAM
-def sam_inputs(corpus: List[dict], image_size: int = 256
-               ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """SAM's input geometry: longest side resized to ``image_size``, the
-    rest zero-padded (bottom/right) after normalisation.
+def sam_inputs(corpus: List[dict], sam) -> Tuple[torch.Tensor, torch.Tensor]:
+    """SAM's input geometry: ``ResizeLongestSide`` to the encoder's size S,
+    then ``Sam.preprocess`` (normalise, zero-pad bottom/right).
 
     Returns:
         tuple: ``(N, 3, S, S)`` normalised images and ``(N, S/4, S/4)``
         int64 ATR labels (255 on padding) at the mask decoder's resolution.
     """
     from segment_anything.utils.transforms import ResizeLongestSide
-
-    from sapsam.models.data_preprocessors.sam_data_preprocessor import (
-        SAM_MEAN, SAM_STD)
+    image_size = sam.image_encoder.img_size
     resize = ResizeLongestSide(image_size)
-    mean = torch.tensor(SAM_MEAN).view(3, 1, 1)
-    std = torch.tensor(SAM_STD).view(3, 1, 1)
     low = image_size // 4
     images = torch.zeros(len(corpus), 3, image_size, image_size)
     labels = torch.full((len(corpus), low, low), 255, dtype=torch.long)
@@ -202,7 +197,8 @@ def sam_inputs(corpus: List[dict], image_size: int = 256
         image = torch.from_numpy(resize.apply_image(item['image'])).permute(
             2, 0, 1).float()
         h, w = image.shape[1:]
-        images[i, :, :h, :w] = (image - mean) / std
+        with torch.no_grad():
+            images[i] = sam.preprocess(image)
         label = torch.from_numpy(item['label_map'].astype(np.int64))[None,
                                                                      None]
         lh, lw = max(1, round(h / 4)), max(1, round(w / 4))
@@ -233,7 +229,7 @@ def pretrain_sam_encoder(corpus: List[dict], base_sam: str,
     torch.manual_seed(seed)
     classifier = torch.nn.Conv2d(sam.prompt_encoder.embed_dim,
                                  NUM_ATR_LABELS, 1)
-    images, labels = sam_inputs(corpus, encoder.img_size)
+    images, labels = sam_inputs(corpus, sam)
     generator = torch.Generator().manual_seed(seed)
 
     def batch_loss(index: torch.Tensor) -> torch.Tensor:

@@ -140,10 +140,8 @@ def _fmt(value, spec='.2f') -> str:
 
 def read_lab_reference(path: str = LAB_RESULTS):
     """The seed-averaged lab rows of docs/results.md (None if absent)."""
-    if not osp.isfile(path):
-        return None
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
+    from sapsam.utils.fileio import load_json
+    return load_json(path, 'lab results') if osp.isfile(path) else None
 
 
 def lab_reference_lines(reference) -> list:
