@@ -50,19 +50,28 @@ def tiny_weights(tmp_path_factory):
 
 @pytest.fixture
 def person_sam(tiny_weights, sapsam_scope):
-    """Build a tiny PersonSAM; keyword arguments override the defaults."""
+    """Build a tiny PersonSAM with the tiny SAM weights loaded (as the
+    runner does, by ``init_weights()``); ``sam_arch`` and ``sam_checkpoint``
+    set both SAM parts, other keyword arguments override the defaults."""
     from sapsam.registry import MODELS
 
-    def build(**overrides):
+    def build(sam_arch='tiny', sam_checkpoint=tiny_weights['sam'],
+              **overrides):
+        init_cfg = dict(type='Pretrained', checkpoint=sam_checkpoint)
         cfg = dict(
             type='PersonSAM',
-            sam=dict(arch='tiny', checkpoint=tiny_weights['sam']),
+            image_encoder=dict(type='SAMImageEncoder', arch=sam_arch,
+                               init_cfg=init_cfg),
+            mask_decoder=dict(type='SAMMaskDecoder', arch=sam_arch,
+                              init_cfg=init_cfg),
             text_encoder=dict(type='BertTextEncoder',
                               pretrained=tiny_weights['bert']),
             prompt_encoder=dict(type='MCAPrompt', num_heads=4),
             losses=[dict(type='DiceLoss'), dict(type='BinaryCELoss')])
         cfg.update(overrides)
         torch.manual_seed(0)
-        return MODELS.build(cfg)
+        model = MODELS.build(cfg)
+        model.init_weights()
+        return model
 
     return build

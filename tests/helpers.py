@@ -179,4 +179,5 @@ def tiny_person_sam_options(bert_dir):
     """``--cfg-options`` turning the synthetic part-mask config into a
     random tiny Person-SAM that needs no weight files."""
     return [f'model.text_encoder.pretrained={bert_dir}',
-            'model.sam.checkpoint=None']
+            'model.image_encoder.init_cfg=None',
+            'model.mask_decoder.init_cfg=None']

@@ -8,6 +8,7 @@ with read_base():
     from .._base_.lab import *  # noqa: F401,F403
     from .._base_.schedules.person_sam_lab import *  # noqa: F401,F403
 
-model.sam.checkpoint = lab_sam_checkpoint
+model.image_encoder.init_cfg.checkpoint = lab_sam_checkpoint
+model.mask_decoder.init_cfg.checkpoint = lab_sam_checkpoint
 model.text_encoder.update(pretrained=lab_bert, frozen=True,
                           cache_size=lab_phrase_cache)

@@ -9,7 +9,6 @@ from typing import Sequence, Tuple
 
 import numpy as np
 import torch
-from segment_anything.modeling import Sam
 
 from sapsam.models.text_encoders import check_phrases
 
@@ -54,14 +53,9 @@ def segment_phrases(model: torch.nn.Module,
             chunk = list(phrases[start:start + batch_size])
             logits, iou = model.decode(
                 embeddings, chunk, torch.zeros(len(chunk), dtype=torch.long))
-            if model.geometry == 'sam':
-                # SAM's own: upsample to the padded canvas, crop, resize
-                # (reads only ``model.image_encoder.img_size``).
-                logits = Sam.postprocess_masks(model, logits, img_shape,
-                                               ori_shape)
-            else:
-                logits = model.resize_to_original(logits, img_shape,
-                                                  ori_shape)
+            canvas = pixels.shape[-2:] if model.geometry == 'sam' else None
+            logits = model.resize_to_original(logits, img_shape, ori_shape,
+                                              canvas)
             masks.append((logits[:, 0] > model.mask_threshold).cpu())
             scores.append(iou.float().cpu())
     finally:

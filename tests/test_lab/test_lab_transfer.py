@@ -136,7 +136,9 @@ def test_lab_person_sam_uses_frozen_transferred_encoders(name):
     cfg = Config.fromfile(osp.join(REPO, 'configs/lab',
                                    f'person_sam_{name}.py'))
     lab = Config.fromfile(osp.join(REPO, 'configs/_base_/lab.py'))
-    assert cfg.model.sam.checkpoint == lab.lab_sam_checkpoint
+    for part in (cfg.model.image_encoder, cfg.model.mask_decoder):
+        assert part.init_cfg == dict(type='Pretrained',
+                                     checkpoint=lab.lab_sam_checkpoint)
     assert cfg.model.text_encoder.pretrained == lab.lab_bert
     assert cfg.model.text_encoder.frozen and cfg.model.freeze_image_encoder
     assert cfg.model.prompt_encoder.type.__name__.lower() == f'{name}prompt'

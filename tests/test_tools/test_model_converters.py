@@ -110,15 +110,12 @@ def test_sam_converter_round_trip(hf_sam_dir, tmp_path, capsys):
     sam = tool.build_segment_anything(SamConfig.from_pretrained(hf_sam_dir))
     assert set(state) == set(sam.state_dict())
 
-    # Person-SAM's tiny preset loads the converted image encoder and mask
-    # decoder strictly.
-    from sapsam.models.segmentors.person_sam import (build_sam_modules,
-                                                     sam_arch_settings)
-    encoder, _, decoder = build_sam_modules(sam_arch_settings('tiny'))
-    for name, module in (('image_encoder.', encoder),
-                         ('mask_decoder.', decoder)):
-        module.load_state_dict({k[len(name):]: v for k, v in state.items()
-                                if k.startswith(name)}, strict=True)
+    # Person-SAM's tiny SAM parts load the converted file strictly, as its
+    # config's init_cfg loads it.
+    from sapsam.models.segmentors import SAMImageEncoder, SAMMaskDecoder
+    for part in (SAMImageEncoder, SAMMaskDecoder):
+        part('tiny', init_cfg=dict(type='Pretrained',
+                                   checkpoint=dst)).init_weights()
 
     # The check fails on a wrong conversion (hypernetwork layers swapped).
     first = 'mask_decoder.output_hypernetworks_mlps.0.layers.0.weight'

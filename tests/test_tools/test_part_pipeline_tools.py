@@ -89,7 +89,8 @@ def test_mask_tool_shards_resumes_and_round_trips(tmp_path, bert_dir,
     from sapsam.registry import MODELS
     cfg = Config.fromfile(MASK_CFG)
     cfg.merge_from_dict(dict(o.split('=', 1) for o in options[:1]))
-    cfg.model.sam.checkpoint = None
+    cfg.model.image_encoder.init_cfg = None
+    cfg.model.mask_decoder.init_cfg = None
     init_default_scope('sapsam')
     torch.manual_seed(1)
     reference = MODELS.build(cfg.model).eval()

@@ -32,7 +32,9 @@ def test_visualize_person_sam_draws_records_with_ground_truth(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     tool = _load_tool('tools/analysis/visualize_person_sam.py')
-    options = ['--cfg-options', f'model.sam.checkpoint={weights["sam"]}',
+    options = ['--cfg-options',
+               f'model.image_encoder.init_cfg.checkpoint={weights["sam"]}',
+               f'model.mask_decoder.init_cfg.checkpoint={weights["sam"]}',
                f'model.text_encoder.pretrained={weights["bert"]}',
                f'test_dataloader.dataset.data_root={root}',
                'model.embedding_cache=None']

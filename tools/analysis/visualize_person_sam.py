@@ -49,7 +49,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. '
-                        'model.sam.checkpoint=PATH')
+                        'model.image_encoder.init_cfg.checkpoint=PATH')
     args = parser.parse_args(argv)
     if args.image and not args.phrase:
         parser.error('--image needs at least one --phrase')
@@ -58,8 +58,8 @@ def parse_args(argv=None):
 
 def build_person_sam(config: str, checkpoint=None, device='cpu',
                      cfg_options=None):
-    """Build Person-SAM from its config (SAM/BERT weights from the config's
-    paths) and load a trained checkpoint."""
+    """Build Person-SAM from its config and load a trained checkpoint, or
+    without one the pretrained SAM/BERT weights of the config's paths."""
     from sapsam.registry import MODELS
     from sapsam.utils import register_all_modules
     cfg = Config.fromfile(config)
@@ -74,6 +74,8 @@ def build_person_sam(config: str, checkpoint=None, device='cpu',
                         'segment_phrases(); is this a Person-SAM config?')
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    else:
+        model.init_weights()  # pretrained parts from their init_cfg
     model.cfg = cfg
     return model.to(device).eval()
 

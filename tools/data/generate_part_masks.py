@@ -134,6 +134,7 @@ def build_model(cfg, checkpoint, device):
         print_log('no --checkpoint: using the weights the model config '
                   'loads (an untrained Person-SAM gives meaningless masks)',
                   logger='current', level=30)
+        model.init_weights()  # pretrained parts from their init_cfg
     return model.to(device).eval()
 
 

@@ -114,7 +114,8 @@ def build_model(config: str, cfg_options: Optional[dict] = None):
     from sapsam.registry import MODELS
     from sapsam.utils import register_all_modules
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict({'model.sam.checkpoint': None,
+    cfg.merge_from_dict({'model.image_encoder.init_cfg': None,
+                         'model.mask_decoder.init_cfg': None,
                          'model.embedding_cache': None,
                          **(cfg_options or {})})
     register_all_modules(init_default_scope=False)

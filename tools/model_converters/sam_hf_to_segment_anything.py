@@ -7,8 +7,8 @@
 (e.g. a local copy of ``facebook/sam-vit-base``). ``DST.pth`` is a state
 dict with the names of ``segment_anything``'s ``Sam`` (``image_encoder.*``,
 ``prompt_encoder.*``, ``mask_decoder.*``), i.e. the format of the official
-``sam_vit_b_01ec64.pth`` that Person-SAM configs read (``model.sam.
-checkpoint``). ``--verify`` builds ``segment_anything``'s model with the
+``sam_vit_b_01ec64.pth`` that Person-SAM configs read (``sam_checkpoint``
+in ``configs/_base_/models/person_sam_vit_b.py``). ``--verify`` builds ``segment_anything``'s model with the
 source's sizes, loads the result strictly and compares image embeddings and
 the masks and IoU scores of a point prompt with the Hugging Face model.
 """

@@ -10,7 +10,11 @@ with read_base():
 
 image_size = 256
 model.data_preprocessor.image_size = image_size
-model.sam = dict(arch='tiny', checkpoint='data/synthetic/weights/sam_tiny.pth')
+sam_checkpoint = 'data/synthetic/weights/sam_tiny.pth'
+model.image_encoder.update(
+    arch='tiny', init_cfg=dict(type='Pretrained', checkpoint=sam_checkpoint))
+model.mask_decoder.update(
+    arch='tiny', init_cfg=dict(type='Pretrained', checkpoint=sam_checkpoint))
 # Frozen random BERT features separate the phrases poorly (synthetic MCA:
 # 32.8 vs 39.9 per-sample mIoU after 8 epochs), so the tiny text encoder
 # trains here; the image encoder stays frozen (and cached in memory).

@@ -3,13 +3,22 @@
 # Weights are read from local paths; nothing is downloaded.
 from sapsam.models import (BertTextEncoder, BinaryCELoss, DiceLoss,
                            ImageEmbeddingCache, MCAPrompt, PersonSAM,
-                           SAMDataPreprocessor)
+                           SAMDataPreprocessor, SAMImageEncoder,
+                           SAMMaskDecoder)
 
 image_size = 1024
+sam_checkpoint = 'checkpoints/sam/sam_vit_b_01ec64.pth'
 model = dict(
     type=PersonSAM,
     data_preprocessor=dict(type=SAMDataPreprocessor, image_size=image_size),
-    sam=dict(arch='vit_b', checkpoint='checkpoints/sam/sam_vit_b_01ec64.pth'),
+    # SAM's own modules; init_weights() loads them from the SAM checkpoint
+    # (and SAM's positional encoding with the mask decoder).
+    image_encoder=dict(type=SAMImageEncoder, arch='vit_b',
+                       init_cfg=dict(type='Pretrained',
+                                     checkpoint=sam_checkpoint)),
+    mask_decoder=dict(type=SAMMaskDecoder, arch='vit_b',
+                      init_cfg=dict(type='Pretrained',
+                                    checkpoint=sam_checkpoint)),
     text_encoder=dict(type=BertTextEncoder,
                       pretrained='checkpoints/bert-base-uncased',
                       max_length=16, frozen=True),

@@ -1,31 +1,32 @@
 """Person-SAM: SAM prompted by a phrase (SAP-SAM stage s02)."""
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
+from segment_anything.modeling import Sam
 
 from sapsam.registry import MODELS, TASK_UTILS
 from sapsam.utils.typing_utils import (ConfigType, OptConfigType,
                                        OptMultiConfig, SampleList)
 from .base_text_segmentor import BaseTextSegmentor
 from .image_embedding_cache import CachedImageEncoder
-from .sam_builder import (build_sam_modules, image_embedding_size,
-                          load_sam_modules, read_sam_checkpoint,
-                          sam_arch_settings)
+from .sam_builder import (build_sam_pe_layer, image_embedding_size,
+                          load_sam_part, read_sam_checkpoint)
 
 
 @MODELS.register_module()
 class PersonSAM(BaseTextSegmentor):
     """Text-promptable SAM: segment the region a phrase describes.
 
-    Built from ``segment_anything``'s own modules by the one SAM builder
-    (:func:`~sapsam.models.segmentors.sam_builder.build_sam_modules`): the
-    ViT image encoder, the random-Fourier positional encoding and the mask
-    decoder (two-way transformer, single-mask output). SAM's point/box/mask prompt encoder is
-    replaced by a text path: a BERT phrase encoder and a prompt encoder from
+    Composed like ``segment_anything``'s ``Sam(image_encoder, prompt_encoder,
+    mask_decoder)``: four config slots, the image encoder and mask decoder
+    being SAM's own modules (:class:`SAMImageEncoder`,
+    :class:`SAMMaskDecoder`; single-mask output) with their pretrained
+    weights in ``init_cfg``, plus SAM's random-Fourier positional encoding.
+    SAM's point/box/mask prompt encoder is replaced by a text path: a BERT phrase encoder and a prompt encoder from
     :data:`MODELS` (``CLSPrompt``, ``DensePrompt``, ``DotPrompt``,
     ``MCAPrompt``; supplement Table 5) that turns token features into the
     decoder's sparse and dense prompts.
@@ -45,15 +46,20 @@ class PersonSAM(BaseTextSegmentor):
     truth is the whole image stretched to the low-res size and predictions
     are stretched back to the original size.
 
+    Weights. ``init_weights()`` (the runner calls it before training) loads
+    each SAM part from its ``init_cfg``; SAM's positional encoding and
+    ``no_mask_embed`` (which SAM keeps in its prompt encoder) are read from
+    the mask decoder's checkpoint. Building the model loads nothing but the
+    BERT weights; a trained Person-SAM checkpoint holds every weight.
+
     Args:
-        sam (dict | str): SAM sizes: a preset name (``'vit_b'``,
-            ``'vit_l'``, ``'vit_h'``, ``'tiny'``) or a dict with ``arch``
-            and overrides (see :func:`sam_arch_settings`), plus
-            ``checkpoint``: path of a SAM state dict in the official
-            ``sam_vit_b_01ec64.pth`` format. Its ``image_encoder.*``,
-            ``mask_decoder.*`` and ``prompt_encoder.pe_layer.*`` weights are
-            loaded (and ``prompt_encoder.no_mask_embed`` into a prompt encoder
-            that has one); the point/box/mask prompt weights are unused.
+        image_encoder (dict): ``SAMImageEncoder`` config: ``arch`` (a preset
+            name, ``'vit_b'``, ``'vit_l'``, ``'vit_h'``, ``'tiny'``, or a dict
+            with ``arch`` and overrides, see :func:`sam_arch_settings`) and
+            ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``, PATH a SAM
+            state dict in the official ``sam_vit_b_01ec64.pth`` format.
+        mask_decoder (dict): ``SAMMaskDecoder`` config, likewise; its
+            ``arch`` must have the image encoder's ``prompt_dim``.
         text_encoder (dict): Phrase encoder config (``BertTextEncoder``).
         prompt_encoder (dict): Prompt encoder config (:data:`MODELS`);
             ``text_dim``, ``embed_dim`` and ``image_embedding_size`` default
@@ -81,7 +87,8 @@ class PersonSAM(BaseTextSegmentor):
     """
 
     def __init__(self,
-                 sam: Union[str, ConfigType] = 'vit_b',
+                 image_encoder: ConfigType = dict(type='SAMImageEncoder'),
+                 mask_decoder: ConfigType = dict(type='SAMMaskDecoder'),
                  text_encoder: ConfigType = dict(type='BertTextEncoder'),
                  prompt_encoder: ConfigType = dict(type='MCAPrompt'),
                  losses: Sequence[ConfigType] = (dict(type='DiceLoss'), ),
@@ -93,10 +100,15 @@ class PersonSAM(BaseTextSegmentor):
                  embedding_cache: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
-        sam = dict(arch=sam) if isinstance(sam, str) else dict(sam)
-        checkpoint = sam.pop('checkpoint', None)
-        self.sam_settings = sam_arch_settings(sam)
-        image_size = self.sam_settings['image_size']
+        image_encoder = MODELS.build(image_encoder)
+        mask_decoder = MODELS.build(mask_decoder)
+        settings = image_encoder.arch_settings
+        if mask_decoder.transformer_dim != settings['prompt_dim']:
+            raise ValueError(
+                f'mask_decoder width {mask_decoder.transformer_dim} differs '
+                f'from the image encoder output width '
+                f"{settings['prompt_dim']} (SAM arch prompt_dim)")
+        image_size = settings['image_size']
         if data_preprocessor is None:
             data_preprocessor = dict(type='SAMDataPreprocessor',
                                      image_size=image_size)
@@ -120,8 +132,11 @@ class PersonSAM(BaseTextSegmentor):
         self.geometry = geometry
         self.score_at_low_res = score_at_low_res
         self.iou_loss_weight = iou_loss_weight
-        self.image_encoder, self.pe_layer, self.mask_decoder = \
-            build_sam_modules(self.sam_settings)
+        #: The image encoder's SAM size settings (:func:`sam_arch_settings`).
+        self.sam_settings = settings
+        self.image_encoder = image_encoder
+        self.pe_layer = build_sam_pe_layer(settings)
+        self.mask_decoder = mask_decoder
         self.image_embedding_size = image_embedding_size(self.sam_settings)
         self.text_encoder = MODELS.build(text_encoder)
         self.prompt_encoder = MODELS.build(
@@ -134,9 +149,6 @@ class PersonSAM(BaseTextSegmentor):
         if not self.losses and iou_loss_weight <= 0:
             raise ValueError('PersonSAM needs at least one loss')
 
-        self.checkpoint = checkpoint
-        if checkpoint is not None:
-            self.load_sam_checkpoint(checkpoint)
         self.freeze_image_encoder = freeze_image_encoder
         self.freeze_mask_decoder = freeze_mask_decoder
         if freeze_image_encoder:
@@ -160,22 +172,25 @@ class PersonSAM(BaseTextSegmentor):
                 extra=repr(sorted(self.sam_settings.items())))
 
     # ------------------------------------------------------------ weights
-    def load_sam_checkpoint(self, path: str) -> None:
-        """Load an official-format SAM state dict (see ``sam`` above)."""
+    def init_weights(self) -> None:
+        """Load the SAM parts from their ``init_cfg`` and initialise the
+        prompt encoder; BERT (loaded when built) is left as it is."""
+        self.prompt_encoder.init_weights()
+        self.image_encoder.init_weights()
+        self.mask_decoder.init_weights()
+        init_cfg = self.mask_decoder.init_cfg
+        if init_cfg is None:
+            return
+        path = init_cfg['checkpoint']
         state = read_sam_checkpoint(path)
-        load_sam_modules(state, path, self.sam_settings, self.image_encoder,
-                         self.pe_layer, self.mask_decoder)
+        load_sam_part(state, path, 'prompt_encoder.pe_layer.', self.pe_layer,
+                      self.sam_settings)
         no_mask_key = 'prompt_encoder.no_mask_embed.weight'
         no_mask = getattr(self.prompt_encoder, 'no_mask_embed', None)
         if no_mask_key in state and isinstance(no_mask, nn.Embedding) and \
                 no_mask.weight.shape == state[no_mask_key].shape:
             with torch.no_grad():
                 no_mask.weight.copy_(state[no_mask_key])
-
-    def init_weights(self) -> None:
-        """Initialise the prompt encoder only: SAM and BERT weights were
-        loaded in ``__init__`` and must not be reset."""
-        self.prompt_encoder.init_weights()
 
     def train(self, mode: bool = True) -> 'PersonSAM':
         """Switch mode; frozen SAM parts stay in eval mode."""
@@ -337,6 +352,23 @@ class PersonSAM(BaseTextSegmentor):
         for sample, score in zip(samples, scores):
             sample.set_field(score.detach(), 'pred_iou_score')
         return samples
+
+    def resize_to_original(self, logits: torch.Tensor,
+                           img_shape: Sequence[int],
+                           ori_shape: Sequence[int],
+                           pad_shape: Optional[Sequence[int]] = None
+                           ) -> torch.Tensor:
+        """Logits ``(N, C, h, w)`` at ``ori_shape``: on the padded canvas
+        (``pad_shape`` given, SAM geometry) by ``segment_anything``'s own
+        ``Sam.postprocess_masks``; stretched otherwise."""
+        if pad_shape is None:
+            return super().resize_to_original(logits, img_shape, ori_shape)
+        size = self.sam_settings['image_size']
+        if tuple(pad_shape) != (size, size):
+            raise ValueError(f'pad_shape {tuple(pad_shape)} is not the SAM '
+                             f'canvas ({size}, {size})')
+        return Sam.postprocess_masks(self, logits, tuple(img_shape),
+                                     tuple(ori_shape))
 
     def _low_res_result(self, logits: torch.Tensor,
                         data_samples: SampleList) -> SampleList:

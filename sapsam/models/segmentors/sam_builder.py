@@ -3,7 +3,10 @@
 ``segment_anything``'s ``_build_sam`` fixes the input size, the prompt width
 and the decoder sizes; this module builds the same ``Sam`` (or the parts of
 it Person-SAM uses) from a preset name or a dict of overrides, so the
-official ViT-B/L/H sizes and the tiny CPU size share one code path. Used by
+official ViT-B/L/H sizes and the tiny CPU size share one code path. The
+parts Person-SAM configures, :class:`SAMImageEncoder` and
+:class:`SAMMaskDecoder`, are ``segment_anything``'s classes (same state-dict
+keys) registered in ``MODELS`` with an MMEngine ``init_cfg``. Used by
 :class:`~sapsam.models.segmentors.PersonSAM`,
 ``tools/misc/make_tiny_weights.py`` and the tests.
 """
@@ -16,6 +19,8 @@ import torch.nn as nn
 from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
                                        PromptEncoder, Sam, TwoWayTransformer)
 from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
+
+from sapsam.registry import MODELS
 
 #: Settings shared by the presets (those of ``segment_anything.build_sam``).
 SAM_DEFAULTS = dict(
@@ -77,17 +82,96 @@ def image_embedding_size(arch: ArchType) -> Tuple[int, int]:
     return grid, grid
 
 
-def build_sam_image_encoder(arch: ArchType) -> ImageEncoderViT:
+class _PretrainedSAMPart:
+    """``init_weights`` of a SAM part: ``init_cfg=dict(type='Pretrained',
+    checkpoint=PATH, prefix=...)`` loads (strictly) the part of an
+    official-format SAM checkpoint under ``prefix``; ``None`` keeps the
+    random weights ``segment_anything`` initialised."""
+
+    default_prefix = ''
+
+    def _setup(self, arch: ArchType, init_cfg: Optional[dict]) -> None:
+        if init_cfg is not None:
+            init_cfg = dict(init_cfg)
+            if init_cfg.get('type') != 'Pretrained' or \
+                    not init_cfg.get('checkpoint'):
+                raise ValueError(
+                    f'{type(self).__name__}.init_cfg must be '
+                    "dict(type='Pretrained', checkpoint=PATH[, prefix]) or "
+                    f'None, got {init_cfg}')
+            init_cfg.setdefault('prefix', self.default_prefix)
+        self.init_cfg = init_cfg
+        self.arch_settings = sam_arch_settings(arch)
+        self.is_init = False
+
+    def init_weights(self) -> None:
+        if self.init_cfg is not None:
+            path = self.init_cfg['checkpoint']
+            load_sam_part(read_sam_checkpoint(path), path,
+                          self.init_cfg['prefix'], self, self.arch_settings)
+        self.is_init = True
+
+
+@MODELS.register_module()
+class SAMImageEncoder(_PretrainedSAMPart, ImageEncoderViT):
+    """``segment_anything``'s ViT image encoder with the sizes of ``arch``
+    (a :data:`SAM_ARCHS` name or a dict, see :func:`sam_arch_settings`).
+
+    Shapes: ``(B, 3, S, S)`` -> ``(B, prompt_dim, S/16, S/16)``.
+
+    Args:
+        arch (str | dict): SAM sizes. Defaults to ``'vit_b'``.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=
+            'sam_vit_b_01ec64.pth')`` (prefix ``'image_encoder.'``).
+    """
+
+    default_prefix = 'image_encoder.'
+
+    def __init__(self, arch: ArchType = 'vit_b',
+                 init_cfg: Optional[dict] = None) -> None:
+        s = sam_arch_settings(arch)
+        ImageEncoderViT.__init__(
+            self, img_size=s['image_size'], patch_size=s['patch_size'],
+            embed_dim=s['embed_dim'], depth=s['depth'],
+            num_heads=s['num_heads'], mlp_ratio=s['mlp_ratio'],
+            out_chans=s['prompt_dim'], qkv_bias=True,
+            norm_layer=partial(nn.LayerNorm, eps=1e-6), use_rel_pos=True,
+            global_attn_indexes=tuple(s['global_attn_indexes']),
+            window_size=s['window_size'])
+        self._setup(s, init_cfg)
+
+
+@MODELS.register_module()
+class SAMMaskDecoder(_PretrainedSAMPart, MaskDecoder):
+    """``segment_anything``'s mask decoder (two-way transformer) with the
+    sizes of ``arch``.
+
+    Args:
+        arch (str | dict): SAM sizes. Defaults to ``'vit_b'``.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=
+            'sam_vit_b_01ec64.pth')`` (prefix ``'mask_decoder.'``).
+    """
+
+    default_prefix = 'mask_decoder.'
+
+    def __init__(self, arch: ArchType = 'vit_b',
+                 init_cfg: Optional[dict] = None) -> None:
+        s = sam_arch_settings(arch)
+        MaskDecoder.__init__(
+            self, num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=s['decoder_depth'], embedding_dim=s['prompt_dim'],
+                mlp_dim=s['decoder_mlp_dim'],
+                num_heads=s['decoder_num_heads']),
+            transformer_dim=s['prompt_dim'],
+            iou_head_depth=s['iou_head_depth'],
+            iou_head_hidden_dim=s['iou_head_hidden_dim'])
+        self._setup(s, init_cfg)
+
+
+def build_sam_image_encoder(arch: ArchType) -> SAMImageEncoder:
     """``segment_anything``'s ViT image encoder with the sizes of ``arch``."""
-    s = sam_arch_settings(arch)
-    return ImageEncoderViT(
-        img_size=s['image_size'], patch_size=s['patch_size'],
-        embed_dim=s['embed_dim'], depth=s['depth'],
-        num_heads=s['num_heads'], mlp_ratio=s['mlp_ratio'],
-        out_chans=s['prompt_dim'], qkv_bias=True,
-        norm_layer=partial(nn.LayerNorm, eps=1e-6), use_rel_pos=True,
-        global_attn_indexes=tuple(s['global_attn_indexes']),
-        window_size=s['window_size'])
+    return SAMImageEncoder(arch)
 
 
 def build_sam_prompt_encoder(arch: ArchType) -> PromptEncoder:
@@ -106,16 +190,9 @@ def build_sam_pe_layer(arch: ArchType) -> PositionEmbeddingRandom:
         sam_arch_settings(arch)['prompt_dim'] // 2)
 
 
-def build_sam_mask_decoder(arch: ArchType) -> MaskDecoder:
+def build_sam_mask_decoder(arch: ArchType) -> SAMMaskDecoder:
     """``segment_anything``'s mask decoder (two-way transformer)."""
-    s = sam_arch_settings(arch)
-    return MaskDecoder(
-        num_multimask_outputs=3,
-        transformer=TwoWayTransformer(
-            depth=s['decoder_depth'], embedding_dim=s['prompt_dim'],
-            mlp_dim=s['decoder_mlp_dim'], num_heads=s['decoder_num_heads']),
-        transformer_dim=s['prompt_dim'], iou_head_depth=s['iou_head_depth'],
-        iou_head_hidden_dim=s['iou_head_hidden_dim'])
+    return SAMMaskDecoder(arch)
 
 
 def read_sam_checkpoint(path: str) -> Dict[str, torch.Tensor]:
@@ -137,29 +214,31 @@ def read_sam_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     return state
 
 
+def load_sam_part(state: Dict[str, torch.Tensor], source: str, prefix: str,
+                  module: nn.Module, settings: dict) -> None:
+    """Load the ``prefix*`` weights of a SAM state dict into ``module``
+    (strict); errors name ``source``, the part and the sizes."""
+    part = {k[len(prefix):]: v for k, v in state.items()
+            if k.startswith(prefix)}
+    if not part:
+        raise KeyError(f'{source}: no "{prefix}*" weights; not a '
+                       f'segment_anything SAM checkpoint')
+    try:
+        module.load_state_dict(part, strict=True)
+    except RuntimeError as err:
+        raise RuntimeError(f'{source}: its {prefix.rstrip(".")} does not fit '
+                           f'SAM arch {settings}: {err}') from err
+
+
 def load_sam_modules(state: Dict[str, torch.Tensor], source: str,
                      settings: dict, image_encoder: nn.Module,
                      pe_layer: nn.Module, mask_decoder: nn.Module) -> None:
     """Load a SAM state dict's ``image_encoder.*``, ``mask_decoder.*`` and
-    ``prompt_encoder.pe_layer.*`` into the modules (strict); errors name
-    ``source`` and the sizes."""
-    for name, module in (('image_encoder', image_encoder),
-                         ('mask_decoder', mask_decoder)):
-        prefix = f'{name}.'
-        part = {k[len(prefix):]: v
-                for k, v in state.items() if k.startswith(prefix)}
-        if not part:
-            raise KeyError(f'{source}: no "{prefix}*" weights; not a '
-                           f'segment_anything SAM checkpoint')
-        try:
-            module.load_state_dict(part, strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(f'{source}: its {name} does not fit SAM arch '
-                               f'{settings}: {err}') from err
-    pe_key = 'prompt_encoder.pe_layer.positional_encoding_gaussian_matrix'
-    if pe_key not in state:
-        raise KeyError(f'{source}: missing {pe_key}')
-    pe_layer.positional_encoding_gaussian_matrix.copy_(state[pe_key])
+    ``prompt_encoder.pe_layer.*`` into the modules (strict)."""
+    load_sam_part(state, source, 'image_encoder.', image_encoder, settings)
+    load_sam_part(state, source, 'mask_decoder.', mask_decoder, settings)
+    load_sam_part(state, source, 'prompt_encoder.pe_layer.', pe_layer,
+                  settings)
 
 
 def build_sam_modules(arch: ArchType, checkpoint: Optional[str] = None

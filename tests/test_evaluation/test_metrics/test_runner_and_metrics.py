@@ -64,8 +64,11 @@ def test_all_leaf_configs_parse_and_swap_only_the_prompt():
             models[leaf] = model
         assert all(m == models['mca'] for m in models.values())
         if not suffix:
-            assert cfg.model.sam.arch == 'vit_b'
-            assert cfg.model.sam.checkpoint.endswith('sam_vit_b_01ec64.pth')
+            for part in (cfg.model.image_encoder, cfg.model.mask_decoder):
+                assert part.arch == 'vit_b'
+                assert part.init_cfg.type == 'Pretrained'
+                assert part.init_cfg.checkpoint.endswith(
+                    'sam_vit_b_01ec64.pth')
             assert cfg.model.data_preprocessor.image_size == 1024
             assert cfg.train_cfg.max_epochs == 20
             assert cfg.optim_wrapper.optimizer.lr == 1e-4
@@ -91,7 +94,8 @@ def test_runner_trains_and_reports_both_metrics(tiny_weights, tiny_atr,
     from sapsam.utils import patch_mmengine_checkpoint_loading
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/person_sam/mca_atr_synthetic.py'))
-    cfg.model.sam.checkpoint = tiny_weights['sam']
+    cfg.model.image_encoder.init_cfg.checkpoint = tiny_weights['sam']
+    cfg.model.mask_decoder.init_cfg.checkpoint = tiny_weights['sam']
     cfg.model.text_encoder.pretrained = tiny_weights['bert']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = tiny_atr

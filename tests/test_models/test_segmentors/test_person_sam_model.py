@@ -87,14 +87,54 @@ def test_preprocessing_matches_segment_anything(tiny_weights, person_sam):
 def test_bad_sam_checkpoints_name_the_file(tiny_weights, person_sam,
                                            tmp_path):
     with pytest.raises(RuntimeError, match='sam_tiny.pth.*image_encoder'):
-        person_sam(sam=dict(arch='tiny', embed_dim=32,
-                            checkpoint=tiny_weights['sam']))
+        person_sam(sam_arch=dict(arch='tiny', embed_dim=32))
     with pytest.raises(FileNotFoundError, match='SAM checkpoint not found'):
-        person_sam(sam=dict(arch='tiny', checkpoint=str(tmp_path / 'x.pth')))
+        person_sam(sam_checkpoint=str(tmp_path / 'x.pth'))
     bad = tmp_path / 'not_sam.pth'
     torch.save({'weight': torch.zeros(1)}, bad)
     with pytest.raises(KeyError, match='not_sam.pth'):
-        person_sam(sam=dict(arch='tiny', checkpoint=str(bad)))
+        person_sam(sam_checkpoint=str(bad))
+
+
+def test_sam_parts_load_at_init_weights_with_sam_keys(tiny_weights,
+                                                      person_sam,
+                                                      sapsam_scope):
+    """Building reads no SAM file; init_weights() loads every SAM weight
+    Person-SAM uses, under segment_anything's own names."""
+    from sapsam.registry import MODELS
+    state = torch.load(tiny_weights['sam'], weights_only=True)
+    loaded = person_sam(prompt_encoder=dict(type='CLSPrompt'))
+    ours = loaded.state_dict()
+    for key, value in state.items():
+        name = key[len('prompt_encoder.'):] if key.startswith(
+            'prompt_encoder.pe_layer.') else key
+        if key == 'prompt_encoder.no_mask_embed.weight':
+            name = key
+        if name in ours:
+            assert torch.equal(ours[name], value), key
+    assert torch.equal(ours['prompt_encoder.no_mask_embed.weight'],
+                       state['prompt_encoder.no_mask_embed.weight'])
+    assert sum(k.startswith(('image_encoder.', 'mask_decoder.', 'pe_layer.'))
+               for k in ours) == sum(
+                   k.startswith(('image_encoder.', 'mask_decoder.',
+                                 'prompt_encoder.pe_layer.')) for k in state)
+    # a missing file only fails when the weights are loaded
+    cfg = dict(type='PersonSAM',
+               image_encoder=dict(type='SAMImageEncoder', arch='tiny',
+                                  init_cfg=dict(type='Pretrained',
+                                                checkpoint='missing.pth')),
+               mask_decoder=dict(type='SAMMaskDecoder', arch='tiny'),
+               text_encoder=dict(type='BertTextEncoder',
+                                 pretrained=tiny_weights['bert']))
+    model = MODELS.build(cfg)
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        model.init_weights()
+    with pytest.raises(ValueError, match="type='Pretrained'"):
+        MODELS.build(dict(type='SAMMaskDecoder', arch='tiny',
+                          init_cfg=dict(type='Kaiming')))
+    with pytest.raises(ValueError, match='prompt_dim'):
+        MODELS.build(dict(cfg, mask_decoder=dict(
+            type='SAMMaskDecoder', arch=dict(arch='tiny', prompt_dim=32))))
 
 
 def test_bert_from_a_save_pretrained_directory(tiny_weights):

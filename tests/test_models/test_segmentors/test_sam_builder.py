@@ -71,7 +71,9 @@ def test_cached_image_encoder_wraps_a_frozen_encoder(person_sam):
     assert wrapper.fingerprint() == module_fingerprint(encoder, 'x')
 
 
-def test_sam_postprocess_masks_equals_resize_to_original():
+def test_sam_postprocess_masks_equals_resize_to_original(person_sam):
+    """The generic resize of BaseTextSegmentor equals SAM's
+    postprocess_masks, which Person-SAM calls."""
     from segment_anything.modeling import Sam
 
     from sapsam.models.segmentors import BaseTextSegmentor
@@ -79,6 +81,7 @@ def test_sam_postprocess_masks_equals_resize_to_original():
     class Stub:
         image_encoder = type('E', (), {'img_size': S})()
 
+    model = person_sam()
     logits = torch.randn(3, 1, S // 4, S // 4)
     for img_shape, ori_shape in (((256, 145), (300, 170)),
                                  ((120, 256), (90, 192))):
@@ -86,6 +89,11 @@ def test_sam_postprocess_masks_equals_resize_to_original():
         ours = BaseTextSegmentor.resize_to_original(logits, img_shape,
                                                     ori_shape, (S, S))
         assert torch.equal(theirs, ours)
+        assert torch.equal(model.resize_to_original(logits, img_shape,
+                                                    ori_shape, (S, S)),
+                           theirs)
+    with pytest.raises(ValueError, match='SAM canvas'):
+        model.resize_to_original(logits, (10, 10), (20, 20), (S, S // 2))
 
 
 def test_segment_phrases_api_is_the_model_method(person_sam):
