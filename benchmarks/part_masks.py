@@ -59,7 +59,9 @@ def build_model(arch, text, workdir, seed=0):
     from sapsam.models.segmentors.person_sam import sam_arch_settings
     size = sam_arch_settings(arch)['image_size']
     model = MODELS.build(dict(
-        type='PersonSAM', sam=dict(arch=arch),
+        type='PersonSAM',
+        image_encoder=dict(type='SAMImageEncoder', arch=arch),
+        mask_decoder=dict(type='SAMMaskDecoder', arch=arch),
         data_preprocessor=dict(type='SAMDataPreprocessor', image_size=size),
         text_encoder=dict(type='BertTextEncoder', pretrained=bert),
         prompt_encoder=dict(type='MCAPrompt'), embedding_cache=None))

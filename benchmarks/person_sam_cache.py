@@ -54,7 +54,9 @@ def _build(arch: str, bert: str, cache: bool, seed: int):
     from sapsam.registry import MODELS
     torch.manual_seed(seed)
     return MODELS.build(dict(
-        type='PersonSAM', sam=dict(arch=arch),
+        type='PersonSAM',
+        image_encoder=dict(type='SAMImageEncoder', arch=arch),
+        mask_decoder=dict(type='SAMMaskDecoder', arch=arch),
         text_encoder=dict(type='BertTextEncoder', pretrained=bert),
         prompt_encoder=dict(type='MCAPrompt'),
         losses=[dict(type='DiceLoss'), dict(type='BinaryCELoss')],
