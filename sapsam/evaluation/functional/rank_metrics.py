@@ -30,6 +30,7 @@ ranks, never the whole row:
 Rows with an infinite score are ranked by a stable sort instead; NaN scores
 are an error. The result equals the full stable argsort exactly.
 """
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -65,28 +66,35 @@ def _group_gallery(gallery_pids: Tensor) -> _GalleryByPid:
     return _GalleryByPid(order, pids, counts.cumsum(0) - counts, counts)
 
 
-def _match_columns(gallery: _GalleryByPid, query_pids: Tensor,
-                   row_offset: int) -> Tuple[Tensor, Tensor, Tensor]:
-    """Gallery columns of every query's matches.
+def _pid_ids(gallery: _GalleryByPid, query_pids: Tensor) -> Tensor:
+    """Index into ``gallery.pids`` of every query's person id (Q,)."""
+    return torch.searchsorted(gallery.pids, query_pids).clamp_(
+        max=gallery.pids.numel() - 1)
+
+
+def _check_matched(gallery: _GalleryByPid, query_pids: Tensor) -> None:
+    """Raise ValueError if a query has no gallery item of its person id."""
+    unmatched = (gallery.pids[_pid_ids(gallery, query_pids)] !=
+                 query_pids).nonzero().flatten()
+    if unmatched.numel() > 0:
+        raise ValueError(
+            f'{unmatched.numel()} of {query_pids.numel()} queries have no '
+            'gallery item with the same person id (first query indices: '
+            f'{unmatched[:5].tolist()}, pids: '
+            f'{query_pids[unmatched[:5]].tolist()}); every query needs at '
+            'least one match to be ranked')
+
+
+def _match_columns(gallery: _GalleryByPid,
+                   query_pids: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Gallery columns of every query's matches (every query has one).
 
     Returns:
         tuple: ``columns`` (LongTensor (Q, M), ascending per row, padded),
         ``valid`` (BoolTensor (Q, M), False on padding) and ``num_matches``
         (LongTensor (Q,)), where M is the largest number of matches.
-
-    Raises:
-        ValueError: If a query has no gallery item of its person id.
     """
-    pid_ids = torch.searchsorted(gallery.pids, query_pids).clamp_(
-        max=gallery.pids.numel() - 1)
-    unmatched = (gallery.pids[pid_ids] != query_pids).nonzero().flatten()
-    if unmatched.numel() > 0:
-        raise ValueError(
-            f'{unmatched.numel()} of {query_pids.numel()} queries have no '
-            'gallery item with the same person id (first query indices: '
-            f'{(unmatched[:5] + row_offset).tolist()}, pids: '
-            f'{query_pids[unmatched[:5]].tolist()}); every query needs at '
-            'least one match to be ranked')
+    pid_ids = _pid_ids(gallery, query_pids)
     num_matches = gallery.counts[pid_ids]
     slots = torch.arange(int(num_matches.max()), device=query_pids.device)
     valid = slots < num_matches[:, None]
@@ -191,7 +199,8 @@ class GalleryRanker:
         self.chunk_rows = max(
             1, min(_CHUNK_NUM_ELEMENTS // self.num_gallery,
                    2**22 // self.bins_per_row))
-        self._buffers_of = None
+        self._similarity_of: Optional[Tensor] = None
+        self._tables_of: Dict[int, tuple] = {}
         self._gallery_abs_max = None
 
     def rank_features(self, query_feats: Tensor,
@@ -218,8 +227,8 @@ class GalleryRanker:
         query_pids = self._query_pids(query_pids, query_feats.shape[0])
         dtype = self.gallery_t.dtype
         chunk_rows = self._balanced_chunk_rows(query_feats.shape[0])
-        similarity = self._buffers(dtype, query_feats.device,
-                                   chunk_rows)['similarity']
+        similarity = self._similarity_buffer(dtype, query_feats.device,
+                                             chunk_rows)
         chunks = []
         for start in range(0, query_feats.shape[0], chunk_rows):
             rows = query_feats[start:start + chunk_rows].to(dtype)
@@ -276,21 +285,34 @@ class GalleryRanker:
             raise ValueError(f'query_pids has {query_pids.numel()} entries '
                              f'but similarity has {num_queries} query rows '
                              f'(shape {shape})')
+        _check_matched(self.gallery, query_pids)
         return query_pids
 
-    def _buffers(self, dtype: torch.dtype, device: torch.device,
-                 rows: int) -> Dict[str, Tensor]:
-        """Buffers of chunks of up to ``rows`` rows, allocated on first use
-        (and when a dtype, device or larger chunk needs new ones)."""
-        if self._buffers_of is not None and \
-                self._buffers_of[0][:2] == (dtype, device) and \
-                self._buffers_of[0][2] >= rows:
-            return self._buffers_of[1]
+    def _similarity_buffer(self, dtype: torch.dtype, device: torch.device,
+                           rows: int) -> Tensor:
+        """Flat buffer of a chunk of up to ``rows`` product rows, reused."""
+        buffer = self._similarity_of
+        if buffer is None or buffer.dtype != dtype or \
+                buffer.device != device or \
+                buffer.numel() < rows * self.num_gallery:
+            buffer = torch.empty(rows * self.num_gallery, dtype=dtype,
+                                 device=device)
+            self._similarity_of = buffer
+        return buffer
+
+    def _tables(self, dtype: torch.dtype, device: torch.device, rows: int,
+                part: int = 0) -> Dict[str, Tensor]:
+        """Working tables of one part of a chunk, up to ``rows`` rows,
+        allocated on first use (and when a dtype, device or more rows need
+        new ones); each part ranked in parallel has its own."""
+        key = (dtype, device)
+        tables = self._tables_of.get(part)
+        if tables is not None and tables[0] == key and tables[1] >= rows:
+            return tables[2]
         num_entries = rows * self.num_gallery
         num_bin_ids = rows * self.bins_per_row
         id_dtype = torch.int32 if dtype == torch.float32 else torch.int64
-        buffers = dict(
-            similarity=torch.empty(num_entries, dtype=dtype, device=device),
+        tables = dict(
             # Bin values are computed in place in the bin id buffer.
             bin_ids=torch.empty(num_entries, dtype=id_dtype, device=device),
             # "Shares a bin with a match" bytes, read 8 at a time.
@@ -305,8 +327,8 @@ class GalleryRanker:
                                        device=device),
             bin_size=torch.zeros(num_bin_ids, dtype=torch.long,
                                  device=device))
-        self._buffers_of = ((dtype, device, rows), buffers)
-        return buffers
+        self._tables_of[part] = (key, rows, tables)
+        return tables
 
     def _rank_chunk(self, similarity: Tensor, query_pids: Tensor,
                     row_offset: int, finite: bool = False
@@ -314,27 +336,44 @@ class GalleryRanker:
         """Per-query stats of a contiguous chunk of rows; ``finite`` skips
         the check for infinite and NaN scores.
 
-        On a CPU the chunk is ranked on one thread: its passes are
-        memory-bound and short, and each would otherwise wait for every
-        intra-op thread (much slower when other jobs share the cores); the
-        products keep all threads.
+        On a CPU with ``T > 1`` torch threads the chunk is cut into ``T``
+        parts of rows, each ranked on one thread by its own Python thread
+        (torch releases the GIL in its kernels): the ranking passes are
+        short and memory-bound, and splitting every pass over the intra-op
+        threads would make each wait for all of them (much slower when other
+        jobs share the cores). The products keep all threads.
         """
         threads = torch.get_num_threads()
-        if similarity.device.type != 'cpu' or threads == 1:
-            return self._rank_chunk_here(similarity, query_pids, row_offset,
-                                         finite)
+        num_rows = similarity.shape[0]
+        if similarity.device.type != 'cpu' or threads == 1 or num_rows == 1:
+            return self._rank_rows(similarity, query_pids, row_offset,
+                                   finite, 0)
+        num_parts = min(threads, num_rows)
+        bounds = [num_rows * part // num_parts
+                  for part in range(num_parts + 1)]
+        pool = _thread_pool(num_parts)
         torch.set_num_threads(1)
         try:
-            return self._rank_chunk_here(similarity, query_pids, row_offset,
-                                         finite)
+            futures = [
+                pool.submit(self._rank_rows,
+                                     similarity[start:end],
+                                     query_pids[start:end],
+                                     row_offset + start, finite, part)
+                for part, (start, end) in enumerate(zip(bounds, bounds[1:]))
+            ]
+            return _concat_stats([future.result() for future in futures])
         finally:
             torch.set_num_threads(threads)
 
-    def _rank_chunk_here(self, similarity: Tensor, query_pids: Tensor,
-                         row_offset: int, finite: bool) -> Dict[str, Tensor]:
+    def _rank_rows(self, similarity: Tensor, query_pids: Tensor,
+                   row_offset: int, finite: bool,
+                   part: int) -> Dict[str, Tensor]:
+        """Stats of contiguous rows (R, G) with the tables of ``part``."""
+        tables = self._tables(similarity.dtype, similarity.device,
+                              similarity.shape[0], part)
         query_pids = query_pids.to(similarity.device)
         columns, valid, num_matches = _match_columns(self.gallery,
-                                                     query_pids, row_offset)
+                                                     query_pids)
         # Matches by ascending key (score, -column), i.e. reverse ranking
         # order; padding scores +inf and goes last.
         columns, valid = columns.flip(1), valid.flip(1)
@@ -345,7 +384,7 @@ class GalleryRanker:
         valid = valid.gather(1, order)
         ranks, exact_rows = self._binned_ranks(similarity, scores, columns,
                                                valid, num_matches,
-                                               row_offset, finite)
+                                               row_offset, finite, tables)
         if bool(exact_rows.any()):
             rows = exact_rows.nonzero().flatten()
             matches = query_pids[rows, None] == self.gallery_pids
@@ -355,8 +394,8 @@ class GalleryRanker:
         return _stats_from_ranks(ranks, num_matches)
 
     def _bin_ids(self, similarity: Tensor, scores: Tensor,
-                 num_matches: Tensor, row_offset: int,
-                 finite: bool) -> Tuple[Tensor, Tensor]:
+                 num_matches: Tensor, row_offset: int, finite: bool,
+                 tables: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
         """Flat bin id of every entry, ``row * bins_per_row + bin`` (Q * G,),
         and the rows that need the exact sort (infinite scores)."""
         num_rows = similarity.shape[0]
@@ -382,24 +421,28 @@ class GalleryRanker:
         scale.masked_fill_(exact_rows, 0)
         shift.masked_fill_(exact_rows, 0)
 
-        buffers = self._buffers(similarity.dtype, similarity.device,
-                                num_rows)
-        bin_ids = buffers['bin_ids'][:similarity.numel()].view(
+        bin_ids = tables['bin_ids'][:similarity.numel()].view(
             similarity.shape)
         values = bin_ids.view(similarity.dtype)
+        # Separate multiply and add (not a fused one, whose rounding may
+        # differ between vector and scalar lanes): bins stay monotone.
         torch.mul(similarity, scale[:, None], out=values)
         values.add_(shift[:, None])
         if bool(exact_rows.any()):
             values[exact_rows] = 0  # inf * 0 gave NaN there
         values.clamp_(0, self.num_bins + 2)
-        values.add_(buffers['row_bases'][:num_rows, None].to(values.dtype))
+        # Row r's bins are r * bins_per_row + [0, num_bins + 2].
+        values.add_(tables['row_bases'][:num_rows, None].to(values.dtype))
         bin_ids.copy_(values)  # in place: each entry is read, then written
         return bin_ids.view(-1), exact_rows
 
-    def _entries_in_bins(self, flat_ids: Tensor, bin_flags: Tensor) -> Tensor:
+    @staticmethod
+    def _entries_in_bins(flat_ids: Tensor,
+                         tables: Dict[str, Tensor]) -> Tensor:
         """Flat indices (ascending) of the entries whose bin is flagged."""
         num_entries = flat_ids.numel()
-        words = self._buffers_of[1]['mask_words'][:(num_entries + 7) // 8]
+        bin_flags = tables['bin_flags']
+        words = tables['mask_words'][:(num_entries + 7) // 8]
         mask = words.view(torch.uint8)
         torch.index_select(bin_flags, 0, flat_ids, out=mask[:num_entries])
         mask[num_entries:] = 0
@@ -411,12 +454,13 @@ class GalleryRanker:
 
     def _binned_ranks(self, similarity: Tensor, scores: Tensor,
                       columns: Tensor, valid: Tensor, num_matches: Tensor,
-                      row_offset: int, finite: bool) -> Tuple[Tensor, Tensor]:
+                      row_offset: int, finite: bool,
+                      tables: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
         """Ranks (Q, M) of the sorted match slots; rows to re-rank."""
         num_rows, num_gallery = similarity.shape
         device = similarity.device
         flat_ids, exact_rows = self._bin_ids(similarity, scores, num_matches,
-                                             row_offset, finite)
+                                             row_offset, finite, tables)
         # Entries in a higher bin than a match score higher than it.
         num_bin_ids = num_rows * self.bins_per_row
         counts = torch.bincount(flat_ids, minlength=num_bin_ids)
@@ -434,12 +478,11 @@ class GalleryRanker:
         new_bin[:, 1:] = match_bins[:, 1:] != match_bins[:, :-1]
         first_slot = torch.where(new_bin, slot_ids, 0).cummax(1).values
         valid_bins = match_bins[valid]
-        tables = self._buffers_of[1]
         tables['bin_first_slot'][valid_bins] = first_slot[valid]
         tables['bin_size'].index_add_(0, valid_bins,
                                       torch.ones_like(valid_bins))
         tables['bin_flags'][valid_bins] = 1
-        candidates = self._entries_in_bins(flat_ids, tables['bin_flags'])
+        candidates = self._entries_in_bins(flat_ids, tables)
         cand_bins = flat_ids.index_select(0, candidates).long()
         first_slots = tables['bin_first_slot'].index_select(0, cand_bins)
         sizes = tables['bin_size'].index_select(0, cand_bins)
@@ -476,6 +519,22 @@ class GalleryRanker:
         passed.index_add_(0, starts + beaten, -torch.ones_like(starts))
         ranks += passed.view(num_rows, width + 1).cumsum(1)[:, :width]
         return ranks, exact_rows
+
+
+# (number of workers, pool) of the ranking threads, made on first use.
+_POOL: Optional[Tuple[int, ThreadPoolExecutor]] = None
+
+
+def _thread_pool(num_workers: int) -> ThreadPoolExecutor:
+    """The ranking thread pool, with at least ``num_workers`` threads."""
+    global _POOL
+    if _POOL is None or _POOL[0] < num_workers:
+        if _POOL is not None:
+            _POOL[1].shutdown(wait=False)
+        _POOL = (num_workers,
+                 ThreadPoolExecutor(num_workers,
+                                    thread_name_prefix='GalleryRanker'))
+    return _POOL[1]
 
 
 def _raise_on_nan(similarity: Tensor, rows: Tensor, row_offset: int) -> None:

@@ -87,32 +87,56 @@ TIE_CASES = {
     # at ranks 3, 4 -> AP = (1/3 + 2/4) / 2, INP = 2/4
     'infinite_scores': ([0.2, float('inf'), 0.4, -float('inf')],
                         [7, 9, 9, 7], [3, 4], (1 / 3 + 2 / 4) / 2, 2 / 4),
+    # -0.0 and 0.0 are one score: the lower index g0 ranks first
+    'signed_zeros': ([0.0, -0.0, -0.5], [9, 7, 7], [2, 3],
+                     (1 / 2 + 2 / 3) / 2, 2 / 3),
+    # negative scores order by value, not by their bits
+    'negative_scores': ([-2.0, -1.0, -3.0, -1.5], [7, 9, 7, 9], [3, 4],
+                        (1 / 3 + 2 / 4) / 2, 2 / 4),
 }
 
 
 @pytest.mark.parametrize('case', sorted(TIE_CASES))
-@pytest.mark.parametrize('num_bins', [None, 1, 3, 1000])
-def test_ties_rank_lower_gallery_index_first(case, num_bins):
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_ties_rank_lower_gallery_index_first(case, dtype):
     scores, gallery_pids, match_ranks, ap, inp = TIE_CASES[case]
-    similarity = torch.tensor([scores])
+    similarity = torch.tensor([scores], dtype=dtype)
     query_pids, gallery_pids = torch.tensor([7]), torch.tensor(gallery_pids)
-    stats = query_rank_stats(similarity, query_pids, gallery_pids,
-                             num_bins=num_bins)
+    stats = query_rank_stats(similarity, query_pids, gallery_pids)
     assert stats['first_rank'].tolist() == [match_ranks[0]]
     assert stats['ap'].item() == pytest.approx(ap)
     assert stats['inp'].item() == pytest.approx(inp)
 
 
 @pytest.mark.parametrize('ties', [False, True])
-@pytest.mark.parametrize('num_bins', [1, 4, 64, None])
-def test_per_query_stats_equal_stable_sort(ties, num_bins, retrieval_data,
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_per_query_stats_equal_stable_sort(ties, dtype, retrieval_data,
                                            reference_rank_stats):
     similarity, query_pids, gallery_pids = retrieval_data(40, 120, 15, 3,
                                                           ties=ties)
+    similarity = similarity.to(dtype)
     assert_stats_equal(
-        query_rank_stats(similarity, query_pids, gallery_pids,
-                         num_bins=num_bins),
+        query_rank_stats(similarity, query_pids, gallery_pids),
         reference_rank_stats(similarity, query_pids, gallery_pids))
+
+
+def test_rows_whose_lowest_match_is_last_rank_everything(
+        reference_rank_stats):
+    """A useless model: every row's lowest match scores below the whole
+    gallery, so every entry is a candidate."""
+    generator = torch.Generator().manual_seed(8)
+    similarity = torch.rand(12, 50, generator=generator)
+    gallery_pids = torch.arange(50) % 6
+    query_pids = torch.arange(12) % 6
+    similarity[torch.arange(12), query_pids] = -1.0  # a match, last
+    assert_stats_equal(
+        query_rank_stats(similarity, query_pids, gallery_pids),
+        reference_rank_stats(similarity, query_pids, gallery_pids))
+    # the last match ranks 50th: INP = |rel| / 50
+    num_matches = torch.bincount(gallery_pids)[query_pids]
+    assert torch.allclose(query_rank_stats(similarity, query_pids,
+                                           gallery_pids)['inp'],
+                          num_matches.double() / 50)
 
 
 @pytest.mark.parametrize('num_queries,num_gallery,num_ids,seed', [
@@ -133,6 +157,30 @@ def test_chunked_ranking_equals_stable_sort(num_queries, num_gallery,
     monkeypatch.setattr(rank_module, '_CHUNK_NUM_ELEMENTS', 7 * num_gallery)
     assert_stats_equal(query_rank_stats(similarity, query_pids,
                                         gallery_pids), expected)
+
+
+@pytest.mark.parametrize('threads', [1, 2, 3])
+def test_ranking_in_parallel_parts_equals_one_thread(threads, monkeypatch,
+                                                     retrieval_data,
+                                                     reference_rank_stats):
+    """With T torch threads each chunk is ranked as T parts of rows, one
+    Python thread each; every part has its own tables."""
+    similarity, query_pids, gallery_pids = retrieval_data(61, 300, 20, 6,
+                                                          ties=True)
+    similarity[5, 7] = float('inf')  # a row of one part sorted exactly
+    expected = reference_rank_stats(similarity, query_pids, gallery_pids)
+    monkeypatch.setattr(rank_module, '_CHUNK_NUM_ELEMENTS', 25 * 300)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        ranker = GalleryRanker(gallery_pids)
+        for _ in range(2):  # tables reused
+            assert_stats_equal(ranker.rank_similarity(similarity,
+                                                      query_pids), expected)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    assert len(ranker._tables_of) == (1 if threads == 1 else threads)
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
@@ -226,8 +274,6 @@ def test_bad_features_nan_scores_and_options_are_errors():
     similarity[4, 2] = float('nan')
     with pytest.raises(ValueError, match=r'NaN .*first query indices: \[4\]'):
         query_rank_stats(similarity, [0, 1, 0, 1, 0, 1], [0, 1, 0, 1])
-    with pytest.raises(ValueError, match='num_bins'):
-        query_rank_stats(torch.rand(2, 2), [0, 1], [0, 1], num_bins=0)
     with pytest.raises(ValueError, match='topk'):
         check_topk((0, 5))
     assert check_topk(5) == (5, )
