@@ -242,3 +242,30 @@ def test_person_sam_counts_as_trained_only_when_training_finished(
         pipeline_tool.train_person_sam(args, str(atr))
     assert commands[2][commands[2].index('--work-dir') + 1] != \
         commands[0][commands[0].index('--work-dir') + 1]
+
+
+def test_part_mask_shards_run_at_once_and_a_failure_is_raised(
+        pipeline_tool, monkeypatch):
+    """``--part-mask-shards n`` starts n ``--shard i/n`` processes, one
+    torch thread each, waits for all of them and fails if one fails."""
+    started = []
+
+    class FakeProc:
+        def __init__(self, cmd, cwd, env):
+            started.append((cmd, env))
+            self.returncode = 3 if '1/3' in cmd else 0
+
+        def wait(self):
+            return self.returncode
+
+    monkeypatch.setattr(pipeline_tool.subprocess, 'Popen', FakeProc)
+    cmd = ['tools/data/generate_part_masks.py', 'cfg.py', '--checkpoint',
+           'ps.pth']
+    with pytest.raises(subprocess.CalledProcessError, match='1/3'):
+        pipeline_tool.run_shards(cmd, 3)
+    assert [c[1:5] for c, _ in started] == [
+        ['tools/data/generate_part_masks.py', 'cfg.py', '--shard',
+         f'{i}/3'] for i in range(3)]
+    assert all(env['OMP_NUM_THREADS'] == '1' for _, env in started)
+    with pytest.raises(ValueError, match='>= 1'):
+        pipeline_tool.run_shards(cmd, 0)

@@ -173,6 +173,43 @@ def test_demo_prints_the_person_sam_command_it_ran(tmp_path, load_tool,
     assert executed[2] == tool.PERSON_SAM_CFG and 'ps/best.pth' in executed
 
 
+def test_demo_baseline_lane_pretrains_clip_first_and_parts_shard(
+        tmp_path, load_tool, monkeypatch):
+    """The baseline lane pretrains the tiny CLIP (two threads, as `make
+    data` does, so the weights are the same) before training on it; the
+    part lane runs stage 4 in two shards."""
+    tool = load_tool('tools/misc/run_demo.py')
+    ran = []
+
+    def fake_run(cmd, log_path, label=None, env=None):
+        ran.append(list(cmd))
+        if 'run_part_pipeline.py' in cmd[1]:
+            with open(cmd[cmd.index('--out') + 1], 'w') as f:
+                json.dump(dict(results={}, checkpoint='ps/best.pth'), f)
+        elif 'tools/test.py' in cmd:
+            with open(cmd[cmd.index('--out') + 1], 'w') as f:
+                json.dump({'per_sample/mIoU': 1.0}, f)
+        return 1.0
+
+    trained = []
+    monkeypatch.setattr(tool, 'run_command', fake_run)
+    monkeypatch.setattr(tool, 'train_and_test',
+                        lambda config, *a, **k: trained.append(config))
+    args = type('Args', (), dict(work_dir=str(tmp_path), data='data/syn',
+                                 retrieval_epochs=None,
+                                 person_sam_epochs=None))
+    results = {}
+    tool.run_baseline(args, results, {})
+    assert ran[0][1:] == ['tools/misc/pretrain_lab_encoders.py', '--out',
+                          'data/syn/weights', '--stages', 'clip',
+                          '--threads', '2']
+    assert trained == [tool.BASELINE_CFG]
+    (tmp_path / 'parts').mkdir()
+    tool.run_parts(args, results, {})
+    parts = next(cmd for cmd in ran if 'run_part_pipeline.py' in cmd[1])
+    assert parts[parts.index('--part-mask-shards') + 1] == '2'
+
+
 def test_progress_bar_logs_at_intervals_in_a_file():
     log = io.StringIO()  # not a TTY, like a log file or CI
     bar = LogProgressBar(20000, what='gallery images', file=log)

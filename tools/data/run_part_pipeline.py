@@ -21,6 +21,7 @@ Example (what ``make demo`` runs)::
 import argparse
 import glob
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -62,6 +63,9 @@ def parse_args(argv=None):
                         'or rstp (its model must be the Person-SAM\'s)')
     parser.add_argument('--person-sam-options', nargs='*', default=[],
                         help='extra --cfg-options for the Person-SAM run')
+    parser.add_argument('--part-mask-shards', type=int, default=1,
+                        help='run stage 4 as this many processes at once, '
+                        'one torch thread each (--shard i/n)')
     parser.add_argument('--out', help='also write the results as JSON here')
     return parser.parse_args(argv)
 
@@ -69,6 +73,28 @@ def parse_args(argv=None):
 def run(cmd):
     print_log('$ ' + ' '.join(cmd), logger='current')
     subprocess.run([sys.executable, *cmd], cwd=REPO, check=True)
+
+
+def run_shards(cmd, num_shards: int) -> None:
+    """Run ``cmd --shard i/n`` for every shard at once (one torch thread
+    each; with one shard, ``cmd`` as it is); raise if any fails."""
+    if num_shards < 1:
+        raise ValueError(f'--part-mask-shards must be >= 1, got {num_shards}')
+    if num_shards == 1:
+        return run(cmd)
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    procs = []
+    for shard in range(num_shards):
+        shard_cmd = cmd[:2] + ['--shard', f'{shard}/{num_shards}'] + cmd[2:]
+        print_log('$ ' + ' '.join(shard_cmd), logger='current')
+        procs.append(subprocess.Popen([sys.executable, *shard_cmd],
+                                      cwd=REPO, env=env))
+    failed = [shard for shard, proc in enumerate(procs) if proc.wait()]
+    if failed:
+        raise subprocess.CalledProcessError(
+            procs[failed[0]].returncode, cmd[:2] + ['--shard',
+                                                    f'{failed[0]}/'
+                                                    f'{num_shards}'])
 
 
 def train_person_sam(args, atr_out):
@@ -134,10 +160,11 @@ def main(argv=None):
              f'configs/parts/split_captions_rule_synthetic_{short}.py',
              '--cfg-options', f'dataset.data_root={data_root}',
              f'out_dir={out_dir}'])
-        run(['tools/data/generate_part_masks.py',
-             args.part_masks_config.format(short=short), '--checkpoint',
-             checkpoint, '--cfg-options', f'data_root={data_root}',
-             f'out_dir={out_dir}'])
+        run_shards(['tools/data/generate_part_masks.py',
+                    args.part_masks_config.format(short=short),
+                    '--checkpoint', checkpoint, '--cfg-options',
+                    f'data_root={data_root}', f'out_dir={out_dir}'],
+                   args.part_mask_shards)
         ref_final, _ = find_part_files(data_root, name)
         pred_final, _ = find_part_files(out_dir, name)
         groups = synthetic_phrase_groups(

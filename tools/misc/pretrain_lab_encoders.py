@@ -62,8 +62,8 @@ def parse_args(argv=None):
                         help='the first N corpus images train SAM')
     parser.add_argument('--stages', nargs='+', default=['clip', 'sam'],
                         choices=['clip', 'sam'],
-                        help='what to pretrain (make demo runs the two in '
-                        'parallel lanes, one thread each)')
+                        help='what to pretrain (make demo runs sam first and '
+                        'clip beside Person-SAM\'s training)')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--force', action='store_true',
                         help='retrain even if the outputs are up to date')
