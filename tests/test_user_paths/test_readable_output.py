@@ -164,6 +164,7 @@ def test_demo_prints_the_person_sam_command_it_ran(tmp_path, load_tool,
     (tmp_path / 'parts').mkdir()
     results = {}
     tool.run_parts(args, results, {})
+    tool.run_person_sam_test(args, results, {})
     executed = ran[-1]
     for flag in ('--work-dir', '--out'):  # run-specific outputs only
         i = executed.index(flag)
