@@ -26,10 +26,10 @@ class PersonSAM(BaseTextSegmentor):
     being SAM's own modules (:class:`SAMImageEncoder`,
     :class:`SAMMaskDecoder`; single-mask output) with their pretrained
     weights in ``init_cfg``, plus SAM's random-Fourier positional encoding.
-    SAM's point/box/mask prompt encoder is replaced by a text path: a BERT phrase encoder and a prompt encoder from
-    :data:`MODELS` (``CLSPrompt``, ``DensePrompt``, ``DotPrompt``,
-    ``MCAPrompt``; supplement Table 5) that turns token features into the
-    decoder's sparse and dense prompts.
+    SAM's point/box/mask prompt encoder is replaced by a text path: a BERT
+    phrase encoder and a prompt encoder from :data:`MODELS` (``CLSPrompt``,
+    ``DensePrompt``, ``DotPrompt``, ``MCAPrompt``; supplement Table 5) that
+    turns token features into the decoder's sparse and dense prompts.
 
     Data flow::
 
