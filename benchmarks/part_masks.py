@@ -56,7 +56,7 @@ def build_model(arch, text, workdir, seed=0):
     init_default_scope('sapsam')
     bert = write_random_bert(workdir, text, seed)
     torch.manual_seed(seed)
-    from sapsam.models.segmentors.person_sam import sam_arch_settings
+    from sapsam.models.segmentors import sam_arch_settings
     size = sam_arch_settings(arch)['image_size']
     model = MODELS.build(dict(
         type='PersonSAM',
