@@ -97,26 +97,37 @@ TIE_CASES = {
 
 
 @pytest.mark.parametrize('case', sorted(TIE_CASES))
-@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
-def test_ties_rank_lower_gallery_index_first(case, dtype):
+@pytest.mark.parametrize('num_bins,dtype', [(None, torch.float32),
+                                            (1, torch.float32),
+                                            (3, torch.float32),
+                                            (1000, torch.float32),
+                                            (None, torch.float64)])
+def test_ties_rank_lower_gallery_index_first(case, num_bins, dtype):
     scores, gallery_pids, match_ranks, ap, inp = TIE_CASES[case]
     similarity = torch.tensor([scores], dtype=dtype)
     query_pids, gallery_pids = torch.tensor([7]), torch.tensor(gallery_pids)
-    stats = query_rank_stats(similarity, query_pids, gallery_pids)
+    stats = query_rank_stats(similarity, query_pids, gallery_pids,
+                             num_bins=num_bins)
     assert stats['first_rank'].tolist() == [match_ranks[0]]
     assert stats['ap'].item() == pytest.approx(ap)
     assert stats['inp'].item() == pytest.approx(inp)
 
 
 @pytest.mark.parametrize('ties', [False, True])
-@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
-def test_per_query_stats_equal_stable_sort(ties, dtype, retrieval_data,
+@pytest.mark.parametrize('num_bins,dtype', [(1, torch.float32),
+                                            (4, torch.float32),
+                                            (64, torch.float32),
+                                            (None, torch.float32),
+                                            (None, torch.float64)])
+def test_per_query_stats_equal_stable_sort(ties, num_bins, dtype,
+                                           retrieval_data,
                                            reference_rank_stats):
     similarity, query_pids, gallery_pids = retrieval_data(40, 120, 15, 3,
                                                           ties=ties)
     similarity = similarity.to(dtype)
     assert_stats_equal(
-        query_rank_stats(similarity, query_pids, gallery_pids),
+        query_rank_stats(similarity, query_pids, gallery_pids,
+                         num_bins=num_bins),
         reference_rank_stats(similarity, query_pids, gallery_pids))
 
 
@@ -274,6 +285,8 @@ def test_bad_features_nan_scores_and_options_are_errors():
     similarity[4, 2] = float('nan')
     with pytest.raises(ValueError, match=r'NaN .*first query indices: \[4\]'):
         query_rank_stats(similarity, [0, 1, 0, 1, 0, 1], [0, 1, 0, 1])
+    with pytest.raises(ValueError, match='num_bins'):
+        query_rank_stats(torch.rand(2, 2), [0, 1], [0, 1], num_bins=0)
     with pytest.raises(ValueError, match='topk'):
         check_topk((0, 5))
     assert check_topk(5) == (5, )
