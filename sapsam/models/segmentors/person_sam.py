@@ -176,13 +176,20 @@ class PersonSAM(BaseTextSegmentor):
         """Load the SAM parts from their ``init_cfg`` and initialise the
         prompt encoder; BERT (loaded when built) is left as it is."""
         self.prompt_encoder.init_weights()
-        self.image_encoder.init_weights()
-        self.mask_decoder.init_weights()
+        states = {}  # both parts usually name one SAM file: read it once
+
+        def read_once(path: str) -> Dict[str, torch.Tensor]:
+            if path not in states:
+                states[path] = read_sam_checkpoint(path)
+            return states[path]
+
+        self.image_encoder.init_weights(read_once)
+        self.mask_decoder.init_weights(read_once)
         init_cfg = self.mask_decoder.init_cfg
         if init_cfg is None:
             return
         path = init_cfg['checkpoint']
-        state = read_sam_checkpoint(path)
+        state = read_once(path)
         load_sam_part(state, path, 'prompt_encoder.pe_layer.', self.pe_layer,
                       self.sam_settings)
         no_mask_key = 'prompt_encoder.no_mask_embed.weight'

@@ -12,7 +12,7 @@ keys) registered in ``MODELS`` with an MMEngine ``init_cfg``. Used by
 """
 import os.path as osp
 from functools import partial
-from typing import Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -104,11 +104,15 @@ class _PretrainedSAMPart:
         self.arch_settings = sam_arch_settings(arch)
         self.is_init = False
 
-    def init_weights(self) -> None:
+    def init_weights(self, read_checkpoint: Optional[
+            Callable[[str], Dict[str, torch.Tensor]]] = None) -> None:
+        """Load the pretrained part; ``read_checkpoint(path)`` (defaults to
+        :func:`read_sam_checkpoint`) lets a caller read a shared file once."""
         if self.init_cfg is not None:
             path = self.init_cfg['checkpoint']
-            load_sam_part(read_sam_checkpoint(path), path,
-                          self.init_cfg['prefix'], self, self.arch_settings)
+            state = (read_checkpoint or read_sam_checkpoint)(path)
+            load_sam_part(state, path, self.init_cfg['prefix'], self,
+                          self.arch_settings)
         self.is_init = True
 
 

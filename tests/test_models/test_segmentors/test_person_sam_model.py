@@ -98,7 +98,8 @@ def test_bad_sam_checkpoints_name_the_file(tiny_weights, person_sam,
 
 def test_sam_parts_load_at_init_weights_with_sam_keys(tiny_weights,
                                                       person_sam,
-                                                      sapsam_scope):
+                                                      sapsam_scope,
+                                                      monkeypatch):
     """Building reads no SAM file; init_weights() loads every SAM weight
     Person-SAM uses, under segment_anything's own names."""
     from sapsam.registry import MODELS
@@ -118,6 +119,19 @@ def test_sam_parts_load_at_init_weights_with_sam_keys(tiny_weights,
                for k in ours) == sum(
                    k.startswith(('image_encoder.', 'mask_decoder.',
                                  'prompt_encoder.pe_layer.')) for k in state)
+    # one SAM file named by both parts is read once
+    import sapsam.models.segmentors.person_sam as person_sam_module
+    reads = []
+    real_read = person_sam_module.read_sam_checkpoint
+
+    def counting_read(path):
+        reads.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(person_sam_module, 'read_sam_checkpoint',
+                        counting_read)
+    loaded.init_weights()
+    assert reads == [tiny_weights['sam']]
     # a missing file only fails when the weights are loaded
     cfg = dict(type='PersonSAM',
                image_encoder=dict(type='SAMImageEncoder', arch='tiny',
