@@ -115,6 +115,11 @@ def test_transfer_script_writes_weights_the_lab_configs_load(
     assert first['clip']['arguments']['ids'] == 8
     sam_only = tool.main(argv + ['--stages', 'sam', '--sam-epochs', '2'])
     assert sam_only['sam']['digest'] != first['sam']['digest']
+    # The learning rate is part of what the manifest compares.
+    other_lr = tool.main(argv + ['--stages', 'sam', '--sam-lr', '1e-2'])
+    assert other_lr['sam']['arguments']['lr'] == 1e-2
+    assert other_lr['sam']['digest'] not in (first['sam']['digest'],
+                                             sam_only['sam']['digest'])
     assert tool.read_manifest(out, 'clip') == again['clip']
 
 

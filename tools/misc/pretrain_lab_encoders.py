@@ -11,8 +11,9 @@ identities that never occur in the benchmark) and writes
   ``CLIPBackbone(pretrained=...)`` loads it like ``ViT-B-16.pt``;
 - ``sam_tiny_lab.pth``: ``sam_tiny.pth`` (``make_tiny_weights.py``) with its
   image encoder trained to predict the 18 ATR labels from its frozen-to-be
-  embedding (a 1x1 classifier on the ``(64, 16, 16)`` map, dropped after
-  training), in SAM's checkpoint layout;
+  embedding (a 1x1 convolution and a 4x pixel shuffle from the
+  ``(64, 16, 16)`` map to ``(18, 64, 64)`` logits, dropped after training),
+  in SAM's checkpoint layout;
 - ``clip_tiny_lab.json`` and ``sam_tiny_lab.json``: each stage's
   arguments, losses, weight digest and time;
 - ``all-MiniLM-L6-v2``: a link to the real pretrained BERT-family encoder
@@ -45,6 +46,8 @@ SAM_FILE = 'sam_tiny_lab.pth'
 STAGE_FILES = dict(clip=CLIP_FILE, sam=SAM_FILE)
 MINILM_DIR = 'all-MiniLM-L6-v2'
 NUM_ATR_LABELS = 18
+#: The label head of the SAM pretraining (recorded in its manifest).
+SAM_HEAD = 'pixel_shuffle_4x'
 
 
 def parse_args(argv=None):
@@ -57,7 +60,8 @@ def parse_args(argv=None):
     parser.add_argument('--ids', type=int, default=600,
                         help='pretraining identities (4 images each)')
     parser.add_argument('--clip-epochs', type=int, default=8)
-    parser.add_argument('--sam-epochs', type=int, default=3)
+    parser.add_argument('--sam-epochs', type=int, default=8)
+    parser.add_argument('--sam-lr', type=float, default=3e-3)
     parser.add_argument('--sam-images', type=int, default=1200,
                         help='the first N corpus images train SAM')
     parser.add_argument('--stages', nargs='+', default=['clip', 'sam'],
@@ -208,15 +212,18 @@ def sam_inputs(corpus: List[dict], sam) -> Tuple[torch.Tensor, torch.Tensor]:
 
 
 def pretrain_sam_encoder(corpus: List[dict], base_sam: str,
-                         epochs: int = 6, batch_size: int = 16,
-                         lr: float = 1e-3, seed: int = 0
+                         epochs: int = 8, batch_size: int = 16,
+                         lr: float = 3e-3, seed: int = 0
                          ) -> Tuple[Dict[str, torch.Tensor], list]:
     """Train the tiny SAM image encoder to predict ATR labels.
 
-    A 1x1 convolution reads the ``(C, S/16, S/16)`` image embedding; its
-    logits are upsampled 4x (as the mask decoder upsamples) and scored
-    against the labels at ``S/4``. Only the image encoder's weights are
-    replaced in the checkpoint.
+    A 1x1 convolution maps each cell of the ``(C, S/16, S/16)`` image
+    embedding to the logits of its 4x4 block at ``S/4`` (pixel shuffle), the
+    resolution SAM's mask decoder upscales the embedding to, so the encoder
+    learns to carry detail finer than one cell, as the decoder can read it
+    (a per-cell classifier upsampled bilinearly does not ask for it; the
+    two are compared in docs/results.md). Only the image encoder's weights
+    are replaced in the checkpoint.
 
     Returns:
         tuple: SAM state dict and the mean loss of each epoch.
@@ -227,15 +234,16 @@ def pretrain_sam_encoder(corpus: List[dict], base_sam: str,
     sam.load_state_dict(state)
     encoder = sam.image_encoder
     torch.manual_seed(seed)
-    classifier = torch.nn.Conv2d(sam.prompt_encoder.embed_dim,
-                                 NUM_ATR_LABELS, 1)
+    upscale = 4  # embedding (S/16) -> label resolution (S/4)
+    classifier = torch.nn.Sequential(
+        torch.nn.Conv2d(sam.prompt_encoder.embed_dim,
+                        NUM_ATR_LABELS * upscale**2, 1),
+        torch.nn.PixelShuffle(upscale))
     images, labels = sam_inputs(corpus, sam)
     generator = torch.Generator().manual_seed(seed)
 
     def batch_loss(index: torch.Tensor) -> torch.Tensor:
-        logits = F.interpolate(classifier(encoder(images[index])),
-                               scale_factor=4, mode='bilinear',
-                               align_corners=False)
+        logits = classifier(encoder(images[index]))
         return F.cross_entropy(logits, labels[index], ignore_index=255)
 
     encoder.train()
@@ -279,6 +287,7 @@ def stage_arguments(args, stage: str) -> dict:
         return dict(common, epochs=args.clip_epochs)
     from sapsam.parts.stage_keys import file_digest
     return dict(common, epochs=args.sam_epochs, images=args.sam_images,
+                lr=args.sam_lr, head=SAM_HEAD,
                 base_sam=file_digest(args.base_sam))
 
 
@@ -331,7 +340,8 @@ def main(argv=None) -> dict:
             sam=('tiny SAM image encoder: label loss per epoch',
                  lambda: pretrain_sam_encoder(
                      corpus[:args.sam_images], args.base_sam,
-                     epochs=args.sam_epochs, seed=args.seed)))
+                     epochs=args.sam_epochs, lr=args.sam_lr,
+                     seed=args.seed)))
         for stage in todo:
             title, train = trainers[stage]
             start = time.time()
