@@ -115,11 +115,15 @@ def test_transfer_script_writes_weights_the_lab_configs_load(
     assert first['clip']['arguments']['ids'] == 8
     sam_only = tool.main(argv + ['--stages', 'sam', '--sam-epochs', '2'])
     assert sam_only['sam']['digest'] != first['sam']['digest']
-    # The learning rate is part of what the manifest compares.
+    # The learning rate and the label head are part of what the manifest
+    # compares.
     other_lr = tool.main(argv + ['--stages', 'sam', '--sam-lr', '1e-2'])
     assert other_lr['sam']['arguments']['lr'] == 1e-2
-    assert other_lr['sam']['digest'] not in (first['sam']['digest'],
-                                             sam_only['sam']['digest'])
+    per_cell = tool.main(argv + ['--stages', 'sam', '--sam-head', 'bilinear'])
+    assert per_cell['sam']['arguments']['head'] == 'bilinear'
+    digests = {run['sam']['digest'] for run in (first, sam_only, other_lr,
+                                                per_cell)}
+    assert len(digests) == 4
     assert tool.read_manifest(out, 'clip') == again['clip']
 
 

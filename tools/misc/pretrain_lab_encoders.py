@@ -46,8 +46,10 @@ SAM_FILE = 'sam_tiny_lab.pth'
 STAGE_FILES = dict(clip=CLIP_FILE, sam=SAM_FILE)
 MINILM_DIR = 'all-MiniLM-L6-v2'
 NUM_ATR_LABELS = 18
-#: The label head of the SAM pretraining (recorded in its manifest).
-SAM_HEAD = 'pixel_shuffle_4x'
+#: Label heads of the SAM pretraining: ``pixel_shuffle`` (a 1x1 conv to
+#: 4x4 logits per cell, default) or ``bilinear`` (per-cell logits upsampled
+#: 4x, the head used before; an ablation).
+SAM_HEADS = ('pixel_shuffle', 'bilinear')
 
 
 def parse_args(argv=None):
@@ -62,6 +64,7 @@ def parse_args(argv=None):
     parser.add_argument('--clip-epochs', type=int, default=8)
     parser.add_argument('--sam-epochs', type=int, default=8)
     parser.add_argument('--sam-lr', type=float, default=3e-3)
+    parser.add_argument('--sam-head', choices=SAM_HEADS, default=SAM_HEADS[0])
     parser.add_argument('--sam-images', type=int, default=1200,
                         help='the first N corpus images train SAM')
     parser.add_argument('--stages', nargs='+', default=['clip', 'sam'],
@@ -213,17 +216,18 @@ def sam_inputs(corpus: List[dict], sam) -> Tuple[torch.Tensor, torch.Tensor]:
 
 def pretrain_sam_encoder(corpus: List[dict], base_sam: str,
                          epochs: int = 8, batch_size: int = 16,
-                         lr: float = 3e-3, seed: int = 0
+                         lr: float = 3e-3, head: str = 'pixel_shuffle',
+                         seed: int = 0
                          ) -> Tuple[Dict[str, torch.Tensor], list]:
     """Train the tiny SAM image encoder to predict ATR labels.
 
     A 1x1 convolution maps each cell of the ``(C, S/16, S/16)`` image
     embedding to the logits of its 4x4 block at ``S/4`` (pixel shuffle), the
     resolution SAM's mask decoder upscales the embedding to, so the encoder
-    learns to carry detail finer than one cell, as the decoder can read it
-    (a per-cell classifier upsampled bilinearly does not ask for it; the
-    two are compared in docs/results.md). Only the image encoder's weights
-    are replaced in the checkpoint.
+    learns to carry detail finer than one cell, as the decoder can read it.
+    ``head='bilinear'`` (per-cell logits upsampled 4x) does not ask for it;
+    docs/results.md compares the two. Only the image encoder's weights are
+    replaced in the checkpoint.
 
     Returns:
         tuple: SAM state dict and the mean loss of each epoch.
@@ -234,11 +238,19 @@ def pretrain_sam_encoder(corpus: List[dict], base_sam: str,
     sam.load_state_dict(state)
     encoder = sam.image_encoder
     torch.manual_seed(seed)
+    if head not in SAM_HEADS:
+        raise ValueError(f'head must be one of {SAM_HEADS}, got {head!r}')
     upscale = 4  # embedding (S/16) -> label resolution (S/4)
-    classifier = torch.nn.Sequential(
-        torch.nn.Conv2d(sam.prompt_encoder.embed_dim,
-                        NUM_ATR_LABELS * upscale**2, 1),
-        torch.nn.PixelShuffle(upscale))
+    channels = sam.prompt_encoder.embed_dim
+    if head == 'pixel_shuffle':
+        classifier = torch.nn.Sequential(
+            torch.nn.Conv2d(channels, NUM_ATR_LABELS * upscale**2, 1),
+            torch.nn.PixelShuffle(upscale))
+    else:
+        classifier = torch.nn.Sequential(
+            torch.nn.Conv2d(channels, NUM_ATR_LABELS, 1),
+            torch.nn.Upsample(scale_factor=upscale, mode='bilinear',
+                              align_corners=False))
     images, labels = sam_inputs(corpus, sam)
     generator = torch.Generator().manual_seed(seed)
 
@@ -287,7 +299,7 @@ def stage_arguments(args, stage: str) -> dict:
         return dict(common, epochs=args.clip_epochs)
     from sapsam.parts.stage_keys import file_digest
     return dict(common, epochs=args.sam_epochs, images=args.sam_images,
-                lr=args.sam_lr, head=SAM_HEAD,
+                lr=args.sam_lr, head=args.sam_head,
                 base_sam=file_digest(args.base_sam))
 
 
@@ -341,7 +353,7 @@ def main(argv=None) -> dict:
                  lambda: pretrain_sam_encoder(
                      corpus[:args.sam_images], args.base_sam,
                      epochs=args.sam_epochs, lr=args.sam_lr,
-                     seed=args.seed)))
+                     head=args.sam_head, seed=args.seed)))
         for stage in todo:
             title, train = trainers[stage]
             start = time.time()
