@@ -5,10 +5,11 @@ Stage 4 (``tools/data/generate_part_masks.py``) and the visualizer
 record on its image; the image is encoded once and the phrases are decoded
 in batches.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from sapsam.models.text_encoders import check_phrases
 
@@ -17,7 +18,9 @@ from sapsam.models.text_encoders import check_phrases
 def segment_phrases(model: torch.nn.Module,
                     image: np.ndarray,
                     phrases: Sequence[str],
-                    batch_size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+                    batch_size: int = 32,
+                    input_aspect: Optional[float] = None
+                    ) -> Tuple[np.ndarray, np.ndarray]:
     """Masks of many phrases on one image (the image is encoded once).
 
     Equal to ``model.predict`` on one sample per phrase, without the data
@@ -31,6 +34,12 @@ def segment_phrases(model: torch.nn.Module,
         image (np.ndarray): ``(H, W, 3)`` uint8 RGB.
         phrases (list[str]): ``N`` non-empty phrases.
         batch_size (int): Phrases decoded together. Defaults to 32.
+        input_aspect (float, optional): Width / height the image is resized
+            to (bicubic, height kept) before Person-SAM; the logits are
+            resized back (bilinear) before the threshold. The aspect of
+            Person-SAM's training images brings a narrower pedestrian to the
+            shape it was trained on. None (default) segments the image as
+            it is.
 
     Returns:
         tuple: masks ``(N, H, W)`` bool at the original resolution and
@@ -39,6 +48,8 @@ def segment_phrases(model: torch.nn.Module,
     check_phrases(phrases, 'segment_phrases')
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    if input_aspect is not None and not input_aspect > 0:
+        raise ValueError(f'input_aspect must be > 0, got {input_aspect}')
     ori_shape = tuple(image.shape[:2])
     if not phrases:
         return (np.zeros((0, *ori_shape), dtype=bool),
@@ -46,7 +57,11 @@ def segment_phrases(model: torch.nn.Module,
     was_training = model.training
     model.eval()
     try:
-        pixels, img_shape = model.data_preprocessor.preprocess_image(image)
+        model_input = image if input_aspect is None else resize_to_aspect(
+            image, input_aspect)
+        input_shape = tuple(model_input.shape[:2])
+        pixels, img_shape = model.data_preprocessor.preprocess_image(
+            model_input)
         embeddings = model.encode_image(pixels)
         masks, scores = [], []
         for start in range(0, len(phrases), batch_size):
@@ -54,11 +69,25 @@ def segment_phrases(model: torch.nn.Module,
             logits, iou = model.decode(
                 embeddings, chunk, torch.zeros(len(chunk), dtype=torch.long))
             canvas = pixels.shape[-2:] if model.geometry == 'sam' else None
-            logits = model.resize_to_original(logits, img_shape, ori_shape,
-                                              canvas)
+            logits = model.resize_to_original(logits, img_shape,
+                                              input_shape, canvas)
+            if input_shape != ori_shape:
+                logits = F.interpolate(logits, ori_shape, mode='bilinear',
+                                       align_corners=False)
             masks.append((logits[:, 0] > model.mask_threshold).cpu())
             scores.append(iou.float().cpu())
     finally:
         model.train(was_training)
     return (torch.cat(masks).numpy(),
             torch.cat(scores).numpy().astype(np.float32))
+
+
+def resize_to_aspect(image: np.ndarray, aspect: float) -> np.ndarray:
+    """``(H, W', C)`` image with ``W' = round(H * aspect)`` (at least 1),
+    bicubic; the image itself when its width is already ``W'``."""
+    import mmcv
+    height, width = image.shape[:2]
+    target = max(1, round(height * aspect))
+    if target == width:
+        return image
+    return mmcv.imresize(image, (target, height), interpolation='bicubic')

@@ -170,7 +170,8 @@ def read_record_image(record, image_path):
     return image
 
 
-def segment_record(model, record, image_path, seg_dir, batch_size):
+def segment_record(model, record, image_path, seg_dir, batch_size,
+                   input_aspect=None):
     """Masks and scores of one record; returns ``{stem: {score, text}}``."""
     phrases = flatten_attributes(record['attribute'])
     stems = [seg_stem(record['idx'], record['name'], i)
@@ -181,7 +182,8 @@ def segment_record(model, record, image_path, seg_dir, batch_size):
     image = read_record_image(record, image_path)
     with torch.no_grad():
         masks, scores = segment_phrases(
-            model, image, [phrases[i] for i in keep], batch_size=batch_size)
+            model, image, [phrases[i] for i in keep], batch_size=batch_size,
+            input_aspect=input_aspect)
     out = {}
     for i, mask, score in zip(keep, masks, scores):
         path = osp.join(seg_dir, stems[i] + '.png')
@@ -215,9 +217,12 @@ def main(argv=None):
     checkpoint = args.checkpoint or cfg.get('checkpoint')
     if checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'--checkpoint {checkpoint} not found')
-    # What produced a record's masks: the model and its weights, the
-    # record's phrases and its image.
-    model_key = content_key(cfg.model, file_digest(checkpoint))
+    # What produced a record's masks: the model and its weights, the input
+    # aspect, the record's phrases and its image.
+    input_aspect = cfg.get('input_aspect')
+    model_key = content_key(cfg.model, file_digest(checkpoint)) \
+        if input_aspect is None else content_key(
+            cfg.model, file_digest(checkpoint), input_aspect)
     paths, keys = {}, {}
     for r in records:
         paths[r['idx']] = record_image_path(img_dir, r, data_final)
@@ -242,7 +247,8 @@ def main(argv=None):
                 f'shard{shard}of{num_shards}.jsonl')) as writer:
             for record in todo:
                 scores = segment_record(model, record, paths[record['idx']],
-                                        seg_dir, cfg.phrase_batch_size)
+                                        seg_dir, cfg.phrase_batch_size,
+                                        input_aspect)
                 writer.write(dict(idx=record['idx'], key=keys[record['idx']],
                                   scores=scores))
                 bar.update()

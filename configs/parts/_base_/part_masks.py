@@ -10,3 +10,6 @@ checkpoint = None
 # Phrases decoded together for one image (the image is encoded once).
 phrase_batch_size = 32
 device = 'cpu'
+# Width / height each image is resized to before Person-SAM (the masks are
+# resized back); None segments the image as it is (the official stage 4).
+input_aspect = None

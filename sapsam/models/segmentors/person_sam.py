@@ -400,9 +400,10 @@ class PersonSAM(BaseTextSegmentor):
     def segment_phrases(self,
                         image: np.ndarray,
                         phrases: Sequence[str],
-                        batch_size: int = 32
+                        batch_size: int = 32,
+                        input_aspect: Optional[float] = None
                         ) -> Tuple[np.ndarray, np.ndarray]:
         """Masks ``(N, H, W)`` bool and IoU-head scores ``(N,)`` of many
         phrases on one RGB image: :func:`sapsam.apis.segment_phrases`."""
         from sapsam.apis.person_sam_inference import segment_phrases
-        return segment_phrases(self, image, phrases, batch_size)
+        return segment_phrases(self, image, phrases, batch_size, input_aspect)

@@ -288,6 +288,31 @@ def test_segment_phrases_matches_predict_and_encodes_once(person_sam):
         model.segment_phrases(images[0], ['a hat', ''])
 
 
+def test_segment_phrases_input_aspect_segments_the_resized_image(person_sam):
+    from sapsam.apis.person_sam_inference import resize_to_aspect
+    model = person_sam().eval()
+    image = np.random.default_rng(3).integers(0, 256, (200, 80, 3),
+                                              dtype=np.uint8)
+    phrases = ['long hair', 'a red shirt']
+    plain, plain_scores = model.segment_phrases(image, phrases)
+    # The image's own aspect changes nothing.
+    same, same_scores = model.segment_phrases(image, phrases,
+                                              input_aspect=80 / 200)
+    assert np.array_equal(same, plain)
+    np.testing.assert_array_equal(same_scores, plain_scores)
+    # A wider aspect: the scores are those of the stretched image, the
+    # masks come back at the original size.
+    wide = resize_to_aspect(image, 0.6)
+    assert wide.shape == (200, 120, 3)
+    masks, scores = model.segment_phrases(image, phrases, input_aspect=0.6)
+    _, wide_scores = model.segment_phrases(wide, phrases)
+    assert masks.shape == (2, 200, 80) and masks.dtype == bool
+    np.testing.assert_allclose(scores, wide_scores, atol=1e-6)
+    assert not np.allclose(scores, plain_scores)
+    with pytest.raises(ValueError, match='input_aspect must be > 0'):
+        model.segment_phrases(image, phrases, input_aspect=0)
+
+
 def test_predict_returns_seg_samples_at_original_size(person_sam):
     model = person_sam().eval()
     raw, _ = make_batch(model)
