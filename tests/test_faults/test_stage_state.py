@@ -162,8 +162,9 @@ def _fake_masks(mask_tool, monkeypatch, seen):
     """Stand-in Person-SAM: records which records are segmented."""
     monkeypatch.setattr(mask_tool, 'build_model', lambda *a: None)
 
-    def segment(model, record, image_path, seg_dir, batch_size):
-        seen.append(record['idx'])
+    def segment(model, record, image_path, seg_dir, batch_size,
+                input_aspect=None):
+        seen.append((record['idx'], input_aspect))
         phrases = mask_tool.flatten_attributes(record['attribute'])
         return {mask_tool.seg_stem(record['idx'], record['name'], i):
                 dict(score=0.5, text=p) for i, p in enumerate(phrases)}
@@ -180,21 +181,21 @@ def test_masks_redo_changed_records_and_models(cuhk, tmp_path, monkeypatch,
     seen = []
     _fake_masks(mask_tool, monkeypatch, seen)
 
-    def run(checkpoint):
+    def run(checkpoint, *options):
         return mask_tool.main([MASK_CFG, '--checkpoint', str(checkpoint),
                                '--cfg-options', f'data_root={cuhk}',
-                               f'out_dir={out}'])
+                               f'out_dir={out}', *options])
 
     run(ckpt)
     records = read_data_final(data_final)
-    assert sorted(seen) == sorted(r['idx'] for r in records)
+    assert sorted(seen) == sorted((r['idx'], None) for r in records)
     # One record's phrases change: only it is redone, the dict follows.
     records[3]['attribute'] = ['a purple scarf']
     with open(data_final, 'w') as f:
         json.dump(records, f)
     seen.clear()
     score_path = run(ckpt)
-    assert seen == [records[3]['idx']]
+    assert seen == [(records[3]['idx'], None)]
     texts = {v['text'] for k, v in read_score_dict(score_path).items()
              if k.startswith(f'{records[3]["idx"]}_')}
     assert texts == {'a purple scarf'}
@@ -204,6 +205,10 @@ def test_masks_redo_changed_records_and_models(cuhk, tmp_path, monkeypatch,
     seen.clear()
     run(other)
     assert len(seen) == len(records)
+    # So does another input aspect, which reaches every record.
+    seen.clear()
+    run(other, 'input_aspect=0.6')
+    assert sorted(seen) == sorted((r['idx'], 0.6) for r in records)
 
 
 def test_person_sam_counts_as_trained_only_when_training_finished(
